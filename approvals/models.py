@@ -1,0 +1,63 @@
+"""Approvals of a change: QA, Peer, Operations (provider) and Business (customer)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class ApprovalRole(models.TextChoices):
+    QA = "qa", "QA"  # provider Quality Assurance
+    PEER = "peer", "Peer"  # any provider engineer other than the author (four eyes)
+    OPERATIONS = "operations", "Operations"  # provider operations management
+    BUSINESS = "business", "Business"  # the customer's validation (§2.1)
+
+
+PROVIDER_ROLES = (ApprovalRole.QA, ApprovalRole.PEER, ApprovalRole.OPERATIONS)
+
+
+class Decision(models.TextChoices):
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+
+
+class Approval(models.Model):
+    """One decision in one approval round of one change.
+
+    A round ends when the change is rejected or a section is edited after an approval;
+    its approvals then stay here for the record with `dismissed_at` set, and the change's
+    `approval_round` moves on.
+    """
+
+    change = models.ForeignKey("tickets.Change", on_delete=models.CASCADE, related_name="approvals")
+    round = models.PositiveIntegerField()
+    role = models.CharField(max_length=12, choices=ApprovalRole.choices)
+    decision = models.CharField(max_length=10, choices=Decision.choices)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+    comment = models.TextField(blank=True)
+    dismissed_at = models.DateTimeField(null=True, blank=True)
+    dismissed_reason = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["round", "at", "id"]
+        constraints = [
+            # The database itself refuses a second approval of a role within a round, and
+            # a second approval by one person within a round (segregation of duties).
+            models.UniqueConstraint(
+                fields=["change", "round", "role"],
+                condition=Q(decision="approved"),
+                name="approval_one_per_role_per_round",
+            ),
+            models.UniqueConstraint(
+                fields=["change", "round", "by"],
+                condition=Q(decision="approved"),
+                name="approval_one_per_person_per_round",
+            ),
+        ]
+        indexes = [models.Index(fields=["change", "round"], name="approval_change_round")]
+
+    def __str__(self) -> str:
+        return f"{self.get_role_display()} {self.decision} by {self.by} (round {self.round})"

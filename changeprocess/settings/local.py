@@ -1,0 +1,8 @@
+"""Development: `make run`. SQLite by default, e-mail to the console, Celery in-process."""
+
+from .base import *  # noqa: F403
+from .base import env
+
+DEBUG = env.bool("DEBUG", default=True)
+# Without a broker running, tasks run in the web process so `make run` needs nothing else.
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)

@@ -1,0 +1,13 @@
+"""Tests: real PostgreSQL (DATABASE_URL) and Redis (REDIS_URL), never SQLite."""
+
+from .base import *  # noqa: F403
+from .base import DATABASES, env
+
+DATABASES["default"] = env.db(
+    "DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/changeprocess"
+)
+# Each test runs in a transaction; a pool would hold connections across them for nothing.
+DATABASES["default"]["CONN_MAX_AGE"] = 0
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+SECRET_KEY = "test-secret-key-not-for-production"  # noqa: S105
