@@ -556,9 +556,12 @@ def _window_agreeing_side(change: Change, user: Any) -> bool:
 
 
 def _approver(change: Change, user: Any) -> bool:
-    from approvals.services import approval_roles_open_to
+    # Whether a role is still free this round is a matter of state (409), not of who the
+    # user is (403): `approval_give` answers that one.
+    from approvals.services import approval_roles_held_by, current_approvals
 
-    return bool(approval_roles_open_to(change=change, user=user))
+    held = approval_roles_held_by(change=change, user=user)
+    return bool(held) and all(a.by_id != user.pk for a in current_approvals(change=change))
 
 
 def _approver_refusal(change: Change, user: Any) -> str:
@@ -640,7 +643,7 @@ def window_not_yet_agreed(change: Change) -> bool:
 
 
 @guard("The deployment window has not been agreed by both sides.")
-def window_agreed(change: Change) -> bool:
+def window_is_agreed(change: Change) -> bool:
     return change.window_agreed_at is not None
 
 
@@ -920,7 +923,7 @@ class Change(ConcurrentTransitionMixin, models.Model):
         source=S.TO_BE_RELEASED,
         target=S.IN_TESTING,
         permission=PERFORMER_SIDE,
-        conditions=[window_agreed, checklist_done],
+        conditions=[window_is_agreed, checklist_done],
         custom=transition_meta(
             "Perform", who="the performer's side", describe="attached tickets move to testing"
         ),

@@ -724,11 +724,19 @@ def transitions_for(subject: Ticket | Change, user: User) -> list[workflow.Trans
     """What `user` may do next with `subject` (and what is blocked, with the reason)."""
     options = workflow.options(subject, user)
     if isinstance(subject, Change):
-        from approvals.services import approval_roles_open_to
+        from approvals.services import approval_refusal, approval_roles_open_to
 
         roles = approval_roles_open_to(change=subject, user=user)
         options = [
-            workflow.TransitionOption(**{**o.__dict__, "extra": {"roles": roles}})
+            workflow.TransitionOption(
+                **{
+                    **o.__dict__,
+                    "allowed": o.allowed and bool(roles),
+                    "reason": o.reason
+                    or ("" if roles else approval_refusal(change=subject, user=user)),
+                    "extra": {"roles": roles},
+                }
+            )
             if o.name == "approve"
             else o
             for o in options

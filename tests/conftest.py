@@ -1,0 +1,51 @@
+"""Fixtures shared by the whole suite: the cast of WORKFLOW.md's roles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from tests.factories import CustomerUserFactory, OrganizationFactory, UserFactory
+from tickets.models import Organization, User
+
+
+@dataclass
+class Cast:
+    """One person per role of WORKFLOW.md, in two organisations."""
+
+    acme: Organization
+    globex: Organization
+    agent: User  # support agent, writes changes
+    agent2: User  # another support agent
+    qa: User
+    peer: User  # provider engineer without a special role
+    ops: User  # operations management
+    alice: User  # customer user of Acme
+    bob: User  # customer user of Globex
+
+    def providers(self) -> dict[str, User]:
+        return {
+            "agent": self.agent,
+            "agent2": self.agent2,
+            "qa": self.qa,
+            "peer": self.peer,
+            "ops": self.ops,
+        }
+
+
+@pytest.fixture
+def cast(db: None) -> Cast:
+    acme = OrganizationFactory(name="Acme Corp", slug="acme")
+    globex = OrganizationFactory(name="Globex", slug="globex")
+    return Cast(
+        acme=acme,
+        globex=globex,
+        agent=UserFactory(username="agent", is_support_agent=True),
+        agent2=UserFactory(username="agent2", is_support_agent=True),
+        qa=UserFactory(username="qa", is_qa=True),
+        peer=UserFactory(username="peer"),
+        ops=UserFactory(username="ops", is_operations_manager=True),
+        alice=CustomerUserFactory(username="alice", organization=acme),
+        bob=CustomerUserFactory(username="bob", organization=globex),
+    )
