@@ -80,8 +80,11 @@ def _take(
 ) -> workflow.Step:
     """Run one transition on a row the caller has locked, and log it. Caller holds the
     transaction."""
+    from notifications.services import transition_taken
+
     step = workflow.run(subject, name, by=by, automatic=automatic, comment=comment, **params)
     _log(subject, step, by, comment)
+    transition_taken(subject=subject, step=step, by=by)
     return step
 
 
@@ -682,10 +685,14 @@ def change_propose_window(
         errors["end"] = ["The window must end after it starts."]
     if errors:
         raise InvalidInput("The window is not valid.", fields=errors)
+    from notifications.services import window_proposed
+
+    previous = {"start": obj.window_start, "end": obj.window_end} if obj.window_agreed_at else None
     obj.window_start, obj.window_end = start, end
     obj.window_proposed_by, obj.window_proposed_at = by, timezone.now()
     obj.window_agreed_by, obj.window_agreed_at = None, None
     obj.save()
+    window_proposed(change=obj, by=by, previous=previous)
     return obj
 
 
@@ -718,6 +725,38 @@ def _record_released_versions(change: Change) -> None:
             environment_id=change.environment_id,
             defaults={"version": cc.target_version, "updated": now, "released_by": change},
         )
+
+
+@transaction.atomic
+def component_create(
+    *,
+    by: User,
+    organization: Organization | int,
+    name: str,
+    description: str = "",
+    versions: dict[str, str] | None = None,
+) -> Component:
+    """A component of a customer's platform, with its current version per environment
+    (`{"uat": "2.3.0", "production": "2.2.1"}`). Provider staff only."""
+    if not by.is_provider:
+        raise PermissionRefused("Only provider staff register components.")
+    org_pk = organization.pk if isinstance(organization, Organization) else organization
+    if not organizations_visible_to(by).filter(pk=org_pk).exists():
+        raise InvalidInput("No such organisation.", fields={"organization": ["Unknown."]})
+    name = _required_text(name, "name")
+    if Component.objects.filter(organization_id=org_pk, name=name).exists():
+        raise InvalidInput(
+            f"{name} is already a component of this organisation.",
+            fields={"name": ["Already exists in this organisation."]},
+        )
+    component = Component.objects.create(organization_id=org_pk, name=name, description=description)
+    for code, version in (versions or {}).items():
+        ComponentVersion.objects.create(
+            component=component,
+            environment=_environment(code),
+            version=_required_text(version, "version"),
+        )
+    return component
 
 
 def transitions_for(subject: Ticket | Change, user: User) -> list[workflow.TransitionOption]:

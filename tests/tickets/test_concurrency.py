@@ -29,7 +29,7 @@ def _race(*actions: Callable[[], object]) -> list[object]:
         try:
             barrier.wait(timeout=10)
             results[i] = action()
-        except Exception as exc:  # noqa: BLE001 - the test inspects it
+        except Exception as exc:
             results[i] = exc
         finally:
             connection.close()

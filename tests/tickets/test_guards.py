@@ -212,7 +212,7 @@ def test_edit_before_any_approval_keeps_the_round(cast) -> None:
 def test_successful_close_needs_every_scenario_passed(cast) -> None:
     change = _draft(cast, status=C.IN_TESTING)
     scenario = change.scenarios.get()
-    with pytest.raises(GuardFailed, match="not passed.*not_run"):
+    with pytest.raises(GuardFailed, match=r"not passed.*not_run"):
         change_transition(change=change.pk, by=cast.alice, name="close", resolution="successful")
     scenario.result = ScenarioResult.FAILED
     scenario.save()

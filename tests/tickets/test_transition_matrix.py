@@ -107,7 +107,7 @@ CHANGE_TABLE: dict[str, tuple[list[str], set[str], Callable[[str, str], bool], s
 def _machine(model: type) -> dict[str, tuple[set[str], set[str], str]]:
     table: dict[str, tuple[set[str], set[str], str]] = {}
     for t in workflow.transitions_of(model):
-        sources, targets, trigger = table.setdefault(t.name, (set(), set(), t.custom["trigger"]))
+        sources, targets, _trigger = table.setdefault(t.name, (set(), set(), t.custom["trigger"]))
         sources.add(t.source)
         targets.update(workflow.targets_of(t, t.source))
     return table
@@ -158,7 +158,7 @@ def _ticket_in(cast, source: str) -> Ticket:
 
 @pytest.mark.parametrize(("name", "source", "persona"), _ticket_cases())
 def test_ticket_transition_roles(cast, name: str, source: str, persona: str) -> None:
-    sources, target, who, how = TICKET_TABLE[name]
+    _sources, target, who, how = TICKET_TABLE[name]
     ticket = _ticket_in(cast, source)
     user = getattr(cast, persona)
     side = "customer" if persona in ("alice", "bob") else "provider"
@@ -203,7 +203,7 @@ def test_ticket_transition_roles(cast, name: str, source: str, persona: str) -> 
 def test_change_transition_roles(
     cast, name: str, source: str, performer: str, persona: str
 ) -> None:
-    sources, targets, who, how = CHANGE_TABLE[name]
+    _sources, targets, who, how = CHANGE_TABLE[name]
     change = ChangeFactory(
         organization=cast.acme, author=cast.agent, performer=performer, status=source
     )
