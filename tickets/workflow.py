@@ -8,6 +8,7 @@ guards -> the method), and writes the append-only log row.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -125,14 +126,20 @@ class Step:
 
 
 def _methods(model: type[models.Model]) -> dict[str, Any]:
+    """The transition methods by name, in the order the model declares them (the order
+    of WORKFLOW.md's tables), not django-fsm's alphabetical one."""
     status_field = model._meta.get_field("status")
-    return status_field.transitions[model]  # type: ignore[attr-defined]
+    methods = status_field.transitions[model]  # type: ignore[attr-defined]
+    return dict(
+        sorted(methods.items(), key=lambda kv: inspect.unwrap(kv[1]).__code__.co_firstlineno)
+    )
 
 
 def transitions_of(model: type[models.Model]) -> list[Transition]:
     """Every (source, transition) pair of the model's table, in declaration order."""
-    status_field = model._meta.get_field("status")
-    return list(status_field.get_all_transitions(model))  # type: ignore[attr-defined]
+    return [
+        t for method in _methods(model).values() for t in method._django_fsm.transitions.values()
+    ]
 
 
 def targets_of(t: Transition, source: str) -> tuple[str, ...]:
