@@ -33,7 +33,7 @@ def approval_roles_held_by(*, change: Change, user: User) -> list[str]:
     """The provider approval roles this user could give on this change at all."""
     if not getattr(user, "is_provider", False) or not user.is_active:
         return []
-    roles = []
+    roles: list[str] = []
     if user.is_qa:
         roles.append(ApprovalRole.QA)
     if user.pk != change.author_id:
@@ -139,6 +139,7 @@ def _close_round(*, change: Change, reason: str) -> None:
 
 def approval_reject_round(*, change: Change, by: User, comment: str) -> None:
     """Record the rejection and clear every approval of the round."""
+    role: str
     if getattr(by, "is_customer", False):
         role = ApprovalRole.BUSINESS
     else:

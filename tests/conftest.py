@@ -49,3 +49,34 @@ def cast(db: None) -> Cast:
         alice=CustomerUserFactory(username="alice", organization=acme),
         bob=CustomerUserFactory(username="bob", organization=globex),
     )
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Fail at once, with what to do, when PostgreSQL or Redis is not there."""
+    import socket
+
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    targets = [
+        ("PostgreSQL", db.get("HOST") or "127.0.0.1", int(db.get("PORT") or 5432), "DATABASE_URL"),
+    ]
+    from urllib.parse import urlparse
+
+    redis = urlparse(settings.REDIS_URL)
+    targets.append(("Redis", redis.hostname or "127.0.0.1", redis.port or 6379, "REDIS_URL"))
+    for name, host, port, var in targets:
+        try:
+            socket.create_connection((host, port), timeout=3).close()
+        except OSError:
+            pytest.exit(
+                f"{name} is not reachable at {host}:{port}. The tests run against real "
+                f"{name}: start it (on Debian: "
+                + (
+                    "`pg_ctlcluster 15 main start`"
+                    if name == "PostgreSQL"
+                    else "`redis-server --daemonize yes`"
+                )
+                + f", or `docker-compose up -d db redis`) or point {var} at one.",
+                returncode=3,
+            )

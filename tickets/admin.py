@@ -76,7 +76,12 @@ def _transition_action(model: type, name: str, label: str, needs: tuple[str, ...
                 for obj in queryset:
                     params = {k: v for k, v in form.cleaned_data.items() if v}
                     try:
-                        service(**{subject_kw: obj.pk}, by=request.user, name=name, **params)
+                        service(
+                            **{subject_kw: obj.pk},
+                            by=request.user,  # type: ignore[arg-type]  # admin is staff-only
+                            name=name,
+                            **params,
+                        )
                     except DomainError as exc:
                         modeladmin.message_user(
                             request, f"{obj.key}: {exc.message}", messages.ERROR

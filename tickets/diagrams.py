@@ -45,7 +45,7 @@ def workflow_graph(model: type[models.Model]) -> Graph:
         for target in targets_of(t, t.source):
             edges.append(
                 Edge(
-                    source=t.source,
+                    source=str(t.source),
                     target=target,
                     name=t.name,
                     who=t.custom.get("who", ""),
@@ -54,7 +54,7 @@ def workflow_graph(model: type[models.Model]) -> Graph:
             )
     return Graph(
         states=[(str(v), str(label)) for v, label in status.choices],  # type: ignore[union-attr]
-        initial=str(status.default),
+        initial=str(status.default),  # type: ignore[union-attr]
         edges=edges,
     )
 

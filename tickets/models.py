@@ -294,7 +294,7 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
             return "customer"
         if (
             s == self.S.TO_BE_RELEASED
-            and self.change_id is not None
+            and self.change is not None
             and self.change.performer == Performer.CUSTOMER
         ):
             return "customer"

@@ -129,7 +129,7 @@ def _methods(model: type[models.Model]) -> dict[str, Any]:
     """The transition methods by name, in the order the model declares them (the order
     of WORKFLOW.md's tables), not django-fsm's alphabetical one."""
     status_field = model._meta.get_field("status")
-    methods = status_field.transitions[model]  # type: ignore[attr-defined]
+    methods = status_field.transitions[model]  # type: ignore[union-attr]
     return dict(
         sorted(methods.items(), key=lambda kv: inspect.unwrap(kv[1]).__code__.co_firstlineno)
     )
@@ -142,12 +142,12 @@ def transitions_of(model: type[models.Model]) -> list[Transition]:
     ]
 
 
-def targets_of(t: Transition, source: str) -> tuple[str, ...]:
+def targets_of(t: Transition, source: Any) -> tuple[str, ...]:
     if t.target is None:
-        return (source,)
+        return (str(source),)
     if isinstance(t.target, RETURN_VALUE):
-        return tuple(t.target.allowed_states)
-    return (t.target,)
+        return tuple(str(s) for s in t.target.allowed_states)
+    return (str(t.target),)
 
 
 def _current(instance: models.Model, name: str) -> Transition | None:

@@ -4,6 +4,7 @@ and logs are the ones the product would have written. Running it twice changes n
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -34,7 +35,7 @@ PROVIDER_USERS = [
     ("ops", "Olivia", "Brandt", {"is_operations_manager": True}),
 ]
 
-ORGS = {
+ORGS: dict[str, dict[str, Any]] = {
     "Acme Corp": {
         "slug": "acme",
         "timezone": "Europe/London",
@@ -214,7 +215,7 @@ class Command(BaseCommand):
         performer: str = "provider",
         outage: bool = False,
         components: dict[str, str],
-        tickets: list[Ticket] = (),
+        tickets: Sequence[Ticket] = (),
         complete: bool = True,  # type: ignore[assignment]
         env: str = "uat",
         **text: str,
@@ -422,7 +423,7 @@ class Command(BaseCommand):
             steps=("needs_work", "start", "ready_for_release"),
         )
 
-        common = {
+        common: dict[str, Any] = {
             "deployment": "1. Announce the start in #acme-changes.\n2. Deploy the new image with "
             "the release pipeline.\n3. Run the database migrations.\n4. Smoke-test the login "
             "and the invoice list.",
@@ -564,7 +565,7 @@ class Command(BaseCommand):
             "bug",
             steps=("needs_work", "start", "ready_for_release"),
         )
-        common = {
+        common: dict[str, Any] = {
             "deployment": "1. Pause the sync scheduler.\n2. Deploy the new version.\n3. Resume "
             "the scheduler and watch the first run.",
             "rollback": "1. Pause the scheduler.\n2. Redeploy the previous version.\n3. Resume.",

@@ -8,6 +8,7 @@ from tickets.diagrams import render_into
 
 
 class Command(BaseCommand):
+    requires_system_checks: list[str] = []
     help = "Regenerate the workflow diagrams and tables in README.md from the state machines."
 
     def add_arguments(self, parser: CommandParser) -> None:
