@@ -28,7 +28,7 @@ from tickets.models import (
 )
 
 
-class OrganizationFactory(factory.django.DjangoModelFactory):
+class OrganizationFactory(factory.django.DjangoModelFactory[Organization]):
     class Meta:
         model = Organization
         django_get_or_create = ("name",)
@@ -38,7 +38,7 @@ class OrganizationFactory(factory.django.DjangoModelFactory):
     timezone = "Europe/Paris"
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(factory.django.DjangoModelFactory[User]):
     """A provider user; pass the role flags you need."""
 
     class Meta:
@@ -67,7 +67,7 @@ def environment(code: str = "uat") -> Environment:
     )[0]
 
 
-class ComponentFactory(factory.django.DjangoModelFactory):
+class ComponentFactory(factory.django.DjangoModelFactory[Component]):
     class Meta:
         model = Component
 
@@ -75,7 +75,7 @@ class ComponentFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"component-{n}")
 
 
-class ComponentVersionFactory(factory.django.DjangoModelFactory):
+class ComponentVersionFactory(factory.django.DjangoModelFactory[ComponentVersion]):
     class Meta:
         model = ComponentVersion
 
@@ -84,7 +84,7 @@ class ComponentVersionFactory(factory.django.DjangoModelFactory):
     version = "1.0.0"
 
 
-class ContactFactory(factory.django.DjangoModelFactory):
+class ContactFactory(factory.django.DjangoModelFactory[Contact]):
     class Meta:
         model = Contact
 
@@ -93,7 +93,7 @@ class ContactFactory(factory.django.DjangoModelFactory):
     email = factory.Sequence(lambda n: f"user{n}@enduser.example")
 
 
-class TicketFactory(factory.django.DjangoModelFactory):
+class TicketFactory(factory.django.DjangoModelFactory[Ticket]):
     class Meta:
         model = Ticket
 
@@ -105,7 +105,7 @@ class TicketFactory(factory.django.DjangoModelFactory):
     )
 
 
-class TicketCommentFactory(factory.django.DjangoModelFactory):
+class TicketCommentFactory(factory.django.DjangoModelFactory[TicketComment]):
     class Meta:
         model = TicketComment
 
@@ -114,7 +114,7 @@ class TicketCommentFactory(factory.django.DjangoModelFactory):
     body = "A comment."
 
 
-class ChangeFactory(factory.django.DjangoModelFactory):
+class ChangeFactory(factory.django.DjangoModelFactory[Change]):
     """A change with every section complete (components, scenarios and the default
     checklist included), in the `status` given."""
 
