@@ -1,0 +1,192 @@
+"""Production: the containers of docker-compose.yml (see docs/deploy.md).
+
+The secret key, the host names and the database and Redis addresses have no defaults
+here: a missing one stops the process at start with a message naming it, instead of
+running against SQLite or a guessable key. .env.example explains every variable read
+below.
+"""
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+from csp.constants import NONE, SELF
+from django.conf import global_settings
+from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpRequest
+
+from .base import *  # noqa: F403
+from .base import (
+    BASE_DIR,
+    DATABASES,
+    DEFAULT_FROM_EMAIL,
+    INSTALLED_APPS,
+    MIDDLEWARE,
+    REDIS_URL,
+    env,
+)
+
+_REQUIRED = ("SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL")
+_missing = [name for name in _REQUIRED if not os.environ.get(name)]
+if _missing:
+    raise ImproperlyConfigured(
+        "Production settings need these environment variables: "
+        f"{', '.join(_missing)} (see .env.example)."
+    )
+
+DEBUG = False
+
+# --- Database: PostgreSQL through psycopg 3's pool, one pool per process ----------------
+if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL in production.")
+_db_options = DATABASES["default"].setdefault("OPTIONS", {})
+_db_options["connect_timeout"] = env.int("DATABASE_CONNECT_TIMEOUT", default=5)
+if _db_options.get("pool"):  # DATABASE_POOL=false in base.py turns the pool off
+    # Each gunicorn worker and each Celery worker process holds its own pool, so
+    # PostgreSQL sees up to (processes x max_size) connections; keep that under
+    # max_connections (100 by default).
+    _db_options["pool"] = {
+        "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=1),
+        "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=4),
+        # Seconds a request waits for a free connection before failing.
+        "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
+    }
+# Pooled connections die when PostgreSQL restarts; with the pool, Django turns this into
+# psycopg's check of each connection on checkout.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+# --- Redis: Celery broker (base.py), cache, login-failure counters, API throttling ------
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "changeprocess",
+        "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+    }
+}
+
+# --- HTTPS, behind a TLS-terminating reverse proxy --------------------------------------
+# Only safe when the proxy overwrites X-Forwarded-Proto on every request (docs/deploy.md).
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+# Container health checks speak plain HTTP to the container; HealthProbeMiddleware answers
+# them before SecurityMiddleware runs, this keeps them exempt should it ever be removed.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_SECURE = True
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SECURE = True
+# Pages take the CSRF token from the template ({% csrf_token %}), never from the cookie.
+CSRF_COOKIE_HTTPONLY = True
+
+# --- Apps and middleware only production runs -------------------------------------------
+INSTALLED_APPS = [*INSTALLED_APPS, "csp", "axes"]
+MIDDLEWARE = [
+    # First: probes must not depend on the Host header, HTTPS or sessions.
+    "changeprocess.health.HealthProbeMiddleware",
+    *MIDDLEWARE,
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes requires: it turns a lockout raised by authenticate() into a 429.
+    "axes.middleware.AxesMiddleware",
+]
+
+# --- Content-Security-Policy (django-csp 4): same-origin only, no inline code -----------
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "form-action": [SELF],
+        "base-uri": [SELF],
+        "object-src": [NONE],
+        "frame-ancestors": [NONE],
+    },
+}
+
+# --- Login throttling (django-axes 8), counters in the Redis cache ----------------------
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    *globals().get("AUTHENTICATION_BACKENDS", global_settings.AUTHENTICATION_BACKENDS),
+]
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_RESET_ON_SUCCESS = True
+# "username+ip_address" locks that pair only: one customer's office behind a shared NAT
+# address is not locked out by a colleague's typos, and nobody can lock out a user from
+# elsewhere by guessing against their name.
+AXES_LOCKOUT_PARAMETERS = [
+    item.split("+") if "+" in item else item
+    for item in env.list("AXES_LOCKOUT_PARAMETERS", default=["username+ip_address"])
+]
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1)
+
+
+def _client_ip(request: HttpRequest) -> str | None:
+    # Each trusted proxy appends the address it received the request from to
+    # X-Forwarded-For; entries left of those are whatever the client chose to send.
+    header = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    forwarded = [part.strip() for part in header.split(",") if part.strip()]
+    if TRUSTED_PROXY_COUNT and len(forwarded) >= TRUSTED_PROXY_COUNT:
+        return forwarded[-TRUSTED_PROXY_COUNT]
+    return request.META.get("REMOTE_ADDR")
+
+
+AXES_CLIENT_IP_CALLABLE = _client_ip
+
+# --- Static files: hashed names collected into the image, served by WhiteNoise ----------
+STATIC_ROOT = Path(env("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+# --- E-mail over SMTP -------------------------------------------------------------------
+# smtp+tls://user:password@host:587 (STARTTLS) or smtp+ssl://user:password@host:465.
+_email = env.email_url("EMAIL_URL", default="smtp://localhost:25")
+EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+EMAIL_HOST = _email["EMAIL_HOST"]
+EMAIL_PORT = _email["EMAIL_PORT"]
+EMAIL_HOST_USER = _email["EMAIL_HOST_USER"] or ""
+EMAIL_HOST_PASSWORD = _email["EMAIL_HOST_PASSWORD"] or ""
+EMAIL_USE_TLS = _email.get("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = _email.get("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = 10
+SERVER_EMAIL = env("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
+
+# --- Logs: one JSON object per line on stdout -------------------------------------------
+LOG_LEVEL = env("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(levelname)s %(name)s %(message)s",
+            "rename_fields": {"levelname": "level", "name": "logger"},
+            "timestamp": True,  # ISO 8601 in UTC
+        },
+    },
+    "handlers": {
+        "stdout": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": "json",
+        },
+    },
+    "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
+    "loggers": {
+        # gunicorn attaches its own plain-text handlers; these replace them.
+        "gunicorn.error": {"handlers": ["stdout"], "level": LOG_LEVEL, "propagate": False},
+        "gunicorn.access": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
+    },
+}

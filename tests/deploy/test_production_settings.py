@@ -1,0 +1,56 @@
+"""Production settings refuse to start half-configured. Each case loads them in a fresh
+interpreter: importing them here would change the settings this test process runs with."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPLETE = {
+    "SECRET_KEY": "x" * 60,
+    "ALLOWED_HOSTS": "changes.example.com",
+    "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/changeprocess",
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
+}
+
+
+def _load_production_settings(**overrides: str | None) -> subprocess.CompletedProcess[str]:
+    env = {name: value for name, value in os.environ.items() if name not in COMPLETE}
+    env["DJANGO_SETTINGS_MODULE"] = "changeprocess.settings.production"
+    env.update({name: value for name, value in {**COMPLETE, **overrides}.items() if value})
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_complete_environment_loads():
+    result = _load_production_settings()
+
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.skipif(
+    (ROOT / ".env").exists(), reason="base.py reads .env, which may supply the variable"
+)
+@pytest.mark.parametrize("missing", sorted(COMPLETE))
+def test_each_required_variable_is_named_when_missing(missing):
+    result = _load_production_settings(**{missing: None})
+
+    assert result.returncode != 0
+    assert f"Production settings need these environment variables: {missing}" in result.stderr
+
+
+def test_sqlite_is_refused():
+    result = _load_production_settings(DATABASE_URL="sqlite:////tmp/changeprocess.sqlite3")
+
+    assert result.returncode != 0
+    assert "DATABASE_URL must point at PostgreSQL" in result.stderr
