@@ -23,7 +23,7 @@ def client_admin(client, admin_user):
 
 
 def _urls(obj_by_model):
-    for model, model_admin in admin.site._registry.items():
+    for model in admin.site._registry:
         opts = model._meta
         yield reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
         obj = obj_by_model.get(model)
