@@ -1,0 +1,70 @@
+"""`?page=` and `?page_size=` (at most 200), answering `{"count", "next", "previous",
+"results"}`. A page or page size that is not a positive number is a 400 naming it, not a
+silent fallback; a page past the end is a 404."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import pagination
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+
+MAX_PAGE_SIZE = 200
+
+
+def _positive(request: Request, name: str, maximum: int | None = None) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return None
+    value = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else 0
+    if value < 1 or (maximum is not None and value > maximum):
+        bound = f" from 1 to {maximum}" if maximum else " (1 or more)"
+        raise ValidationError({name: [f"A whole number{bound}."]})
+    return value
+
+
+class Pagination(pagination.PageNumberPagination):
+    page_size_query_param = "page_size"
+    max_page_size = MAX_PAGE_SIZE
+    last_page_strings = ()
+    invalid_page_message = "Page {page_number} does not exist: {message}."
+
+    def get_page_size(self, request: Request) -> int:
+        size = _positive(request, self.page_size_query_param, MAX_PAGE_SIZE)
+        return size if size is not None else int(self.page_size or 50)
+
+    def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> Any:
+        _positive(request, self.page_query_param)
+        return super().paginate_queryset(queryset, request, view)
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        return [
+            {
+                "name": self.page_query_param,
+                "required": False,
+                "in": "query",
+                "description": "The page number, from 1.",
+                "schema": {"type": "integer", "minimum": 1},
+            },
+            {
+                "name": self.page_size_query_param,
+                "required": False,
+                "in": "query",
+                "description": f"Results per page (default {self.page_size}, at most "
+                f"{MAX_PAGE_SIZE}).",
+                "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
+            },
+        ]
+
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "required": ["count", "next", "previous", "results"],
+            "properties": {
+                "count": {"type": "integer", "example": 123},
+                "next": {"type": "string", "nullable": True, "format": "uri"},
+                "previous": {"type": "string", "nullable": True, "format": "uri"},
+                "results": schema,
+            },
+        }
