@@ -43,13 +43,17 @@ def approval_roles_held_by(*, change: Change, user: User) -> list[str]:
     return roles
 
 
-def approval_roles_open_to(*, change: Change, user: User) -> list[str]:
+def approval_roles_open_to(
+    *, change: Change, user: User, given: list[Approval] | None = None
+) -> list[str]:
     """The roles this user may still approve in the current round (none once they have
-    given one: one person never gives two of the approvals a change needs)."""
+    given one: one person never gives two of the approvals a change needs). `given`: the
+    change's `current_approvals`, when a list of many changes has read them in bulk."""
     held = approval_roles_held_by(change=change, user=user)
     if not held:
         return []
-    given = current_approvals(change=change)
+    if given is None:
+        given = current_approvals(change=change)
     if any(a.by_id == user.pk for a in given):
         return []
     taken = {a.role for a in given}

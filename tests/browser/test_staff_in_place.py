@@ -1,0 +1,91 @@
+"""htmx updates the part of a page that changed, and every form still works without
+JavaScript."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.factories import ChangeFactory, TicketFactory
+from tickets.models import ChecklistState, TicketStatus
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def _mark(page) -> None:
+    page.evaluate("window.__sameDocument = true")
+
+
+def _same_document(page) -> bool:
+    return page.evaluate("window.__sameDocument === true")
+
+
+def test_posting_a_comment_updates_the_ticket_in_place(cast, page_for) -> None:
+    ticket = TicketFactory(organization=cast.acme, reporter=cast.alice, title="Export fails")
+    page = page_for("agent")
+    page.goto(f"/staff/tickets/{ticket.key}/")
+    _mark(page)
+    page.get_by_label("Your comment").fill("Could you send the file you tried?")
+    page.get_by_role("button", name="Post").click()
+    expect(page.locator(".conversation")).to_contain_text("Could you send the file")
+    expect(page.locator(".page-head .badge")).to_have_text("Waiting for customer")
+    expect(page.locator("#messages")).to_contain_text("Comment posted.")
+    assert _same_document(page)
+
+
+def test_the_checklist_is_recorded_in_place(cast, page_for) -> None:
+    change = ChangeFactory(organization=cast.acme, author=cast.agent)
+    item = change.checklist.first()
+    page = page_for("agent")
+    page.goto(f"/staff/changes/{change.key}/")
+    _mark(page)
+    row = page.locator(f"#item-{item.pk}")
+    row.get_by_label("Not applicable").check()
+    row.get_by_role("button", name="Save").click()  # no reason: refused in place
+    expect(page.locator(f"#item-{item.pk} .refusal")).to_contain_text("Say why")
+    page.locator(f"#item-{item.pk}").get_by_label("Why it does not apply").fill("No code.")
+    page.locator(f"#item-{item.pk}").get_by_role("button", name="Save").click()
+    expect(page.locator(f"#item-{item.pk} .state-not_applicable")).to_be_visible()
+    assert _same_document(page)
+    item.refresh_from_db()
+    assert item.state == ChecklistState.NOT_APPLICABLE
+
+
+def test_filtering_the_queue_keeps_the_address_shareable(cast, page_for) -> None:
+    TicketFactory(organization=cast.acme, reporter=cast.alice, title="Acme one")
+    TicketFactory(organization=cast.globex, reporter=cast.bob, title="Globex one")
+    page = page_for("qa")
+    page.goto("/staff/tickets/")
+    _mark(page)
+    page.get_by_label("Organisation").select_option(label="Globex")
+    expect(page.locator("#queue-results")).not_to_contain_text("Acme one")
+    expect(page).to_have_url(re.compile(r"organization="))
+    assert _same_document(page)
+    page.get_by_role("link", name="Globex one").click()  # a row opens its own page
+    expect(page.get_by_role("heading", name="Globex one", level=1)).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/staff/tickets/SUP-\d+/$"))
+
+
+def test_the_core_forms_work_without_javascript(cast, page_for) -> None:
+    ticket = TicketFactory(organization=cast.acme, reporter=cast.alice, status=TicketStatus.TO_DO)
+    change = ChangeFactory(organization=cast.acme, author=cast.agent)
+    page = page_for("peer", javascript=False)
+    page.goto(f"/staff/tickets/{ticket.key}/")
+    page.get_by_role("button", name="Start work").click()
+    expect(page.locator(".page-head .badge")).to_have_text("In progress")
+    page.get_by_label("Your comment").fill("On it.")
+    page.get_by_role("button", name="Post").click()
+    expect(page.locator(".conversation")).to_contain_text("On it.")
+    # The queue's filters submit with their button.
+    page.goto("/staff/tickets/")
+    page.get_by_label("Organisation").select_option(label="Acme Corp")
+    page.get_by_role("button", name="Apply filters").click()
+    expect(page).to_have_url(re.compile(r"organization="))
+    # A step that needs a comment opens its form without JavaScript (a <details>).
+    page.goto(f"/staff/changes/{change.key}/")
+    page.get_by_text("Cancel…").click()
+    page.get_by_label("Comment for Cancel").fill("Not needed any more.")
+    page.get_by_role("button", name="Cancel", exact=True).click()
+    expect(page.locator(".page-head .badge")).to_have_text("Cancelled")

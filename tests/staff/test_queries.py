@@ -1,0 +1,160 @@
+"""The number of queries of the busiest pages does not grow with the rows they show."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from tests.factories import (
+    ChangeFactory,
+    TicketCommentFactory,
+    TicketFactory,
+    propose_window,
+)
+from tests.staff.conftest import client_for
+from tickets.models import ChangeStatus, ChecklistItem, TestScenario, TicketStatus
+from tickets.services import change_transition, change_update
+
+# The most each page may take, whatever the number of rows. Counted once per request:
+# session and user, the page's own reads, the filter form's choices.
+QUEUE = 6
+CHANGE_LIST = 7
+BOARD = 7
+CHANGE_PAGE = 13
+DASHBOARD = 13
+TICKET_PAGE = 6
+
+
+def _count(client, url, **params) -> int:
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url, params)
+    assert response.status_code == 200
+    return len(ctx.captured_queries)
+
+
+def _same_for_few_and_many(django_assert_max_num_queries, limit, grow, measure) -> None:
+    counts = []
+    for n in (2, 30):
+        grow(n)
+        with django_assert_max_num_queries(limit):
+            counts.append(measure())
+    assert counts[0] == counts[1], f"queries grew with the rows: {counts}"
+
+
+def test_queue(cast, django_assert_max_num_queries) -> None:
+    client = client_for(cast.agent)
+
+    def grow(n):
+        for i in range(n):
+            TicketFactory(
+                organization=cast.acme if i % 2 else cast.globex,
+                reporter=cast.alice if i % 2 else cast.bob,
+                assignee=cast.qa if i % 3 else None,
+                status=TicketStatus.values[i % len(TicketStatus.values)],
+            )
+
+    _same_for_few_and_many(
+        django_assert_max_num_queries,
+        QUEUE,
+        grow,
+        lambda: _count(
+            client, reverse("staff:ticket_list"), waiting_on="provider", sort="-priority"
+        ),
+    )
+
+
+def _changes(cast, n):
+    for i in range(n):
+        change = ChangeFactory(
+            organization=cast.acme if i % 2 else cast.globex,
+            author=cast.agent,
+            status=ChangeStatus.values[i % len(ChangeStatus.values)],
+        )
+        if i % 3 == 0:
+            propose_window(change, cast.agent)
+
+
+def test_change_list_and_board(cast, django_assert_max_num_queries) -> None:
+    client = client_for(cast.peer)
+    _same_for_few_and_many(
+        django_assert_max_num_queries,
+        CHANGE_LIST,
+        lambda n: _changes(cast, n),
+        lambda: _count(client, reverse("staff:change_list"), sort="window"),
+    )
+    _same_for_few_and_many(
+        django_assert_max_num_queries,
+        BOARD,
+        lambda n: _changes(cast, n),
+        lambda: _count(client, reverse("staff:change_board")),
+    )
+
+
+def test_dashboard(cast, django_assert_max_num_queries) -> None:
+    client = client_for(cast.ops)
+
+    def grow(n):
+        _changes(cast, n)
+        for _ in range(n):
+            TicketFactory(organization=cast.acme, reporter=cast.alice, assignee=cast.ops)
+            TicketFactory(organization=cast.acme, reporter=cast.alice)
+        # Some awaiting approval with approvals of this round already given.
+        for _ in range(n // 2):
+            change = ChangeFactory(organization=cast.acme, author=cast.agent)
+            change_transition(change=change.pk, by=cast.agent, name="submit")
+            change_transition(change=change.pk, by=cast.qa, name="approve", role="qa")
+
+    _same_for_few_and_many(
+        django_assert_max_num_queries,
+        DASHBOARD,
+        grow,
+        lambda: _count(client, reverse("staff:dashboard")),
+    )
+
+
+@pytest.mark.parametrize("user", ["agent", "qa"])
+def test_change_page(cast, django_assert_max_num_queries, user) -> None:
+    change = ChangeFactory(organization=cast.acme, author=cast.agent)
+    client = client_for(getattr(cast, user))
+
+    def grow(n):
+        for i in range(n):
+            TestScenario.objects.create(
+                change=change, position=10 + i, kind="regression", description=f"Case {i}"
+            )
+            ChecklistItem.objects.create(change=change, position=10 + i, label=f"Check {i}")
+            ticket = TicketFactory(
+                organization=cast.acme, reporter=cast.alice, status=TicketStatus.TO_BE_RELEASED
+            )
+            ticket.change = change
+            ticket.save()
+            change_update(change=change.pk, by=cast.agent, summary=f"Summary {i}")
+        change_transition(change=change.pk, by=cast.agent, name="submit")
+        change_transition(change=change.pk, by=cast.qa, name="approve", role="qa")
+        change_transition(change=change.pk, by=cast.peer, name="reject", comment="Again.")
+
+    _same_for_few_and_many(
+        django_assert_max_num_queries,
+        CHANGE_PAGE,
+        grow,
+        lambda: _count(client, reverse("staff:change_detail", args=[change.key])),
+    )
+
+
+def test_ticket_page(cast, django_assert_max_num_queries) -> None:
+    ticket = TicketFactory(organization=cast.acme, reporter=cast.alice)
+    client = client_for(cast.agent)
+
+    def grow(n):
+        for i in range(n):
+            TicketCommentFactory(ticket=ticket, author=cast.alice, body=f"Customer {i}")
+            TicketCommentFactory(ticket=ticket, author=cast.agent, body=f"Note {i}", public=False)
+
+    _same_for_few_and_many(
+        django_assert_max_num_queries,
+        TICKET_PAGE,
+        grow,
+        lambda: _count(client, reverse("staff:ticket_detail", args=[ticket.key])),
+    )

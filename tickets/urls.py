@@ -1,0 +1,67 @@
+"""The staff workspace (`/staff/`) and the account pages every user shares (`/accounts/`)."""
+
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from . import views
+
+app_name = "staff"
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("tickets/", views.ticket_list, name="ticket_list"),
+    path("tickets/new/", views.ticket_new, name="ticket_new"),
+    path("tickets/<str:ref>/", views.ticket_detail, name="ticket_detail"),
+    path("tickets/<str:ref>/comment/", views.ticket_comment, name="ticket_comment"),
+    path("tickets/<str:ref>/assign/", views.ticket_assign, name="ticket_assign"),
+    path("tickets/<str:ref>/attach/", views.ticket_attach, name="ticket_attach"),
+    path(
+        "tickets/<str:ref>/transitions/<slug:name>/",
+        views.ticket_transition,
+        name="ticket_transition",
+    ),
+    path("changes/", views.change_list, name="change_list"),
+    path("changes/board/", views.change_board, name="change_board"),
+    path("changes/new/", views.change_new, name="change_new"),
+    path("changes/<str:ref>/", views.change_detail, name="change_detail"),
+    path("changes/<str:ref>/edit/", views.change_edit, name="change_edit"),
+    path(
+        "changes/<str:ref>/edit/ticket-candidates/",
+        views.change_ticket_candidates,
+        name="change_ticket_candidates",
+    ),
+    path(
+        "changes/<str:ref>/transitions/<slug:name>/",
+        views.change_transition,
+        name="change_transition",
+    ),
+    path("changes/<str:ref>/window/", views.change_window, name="change_window"),
+    path(
+        "changes/<str:ref>/checklist/<int:item>/",
+        views.change_checklist_item,
+        name="change_checklist_item",
+    ),
+    path(
+        "changes/<str:ref>/scenarios/<int:scenario>/result/",
+        views.change_scenario_result,
+        name="change_scenario_result",
+    ),
+    path("workflows/", views.workflows, name="workflows"),
+]
+
+# Included at /accounts/ without a namespace: Django's auth views reverse these names.
+account_urlpatterns = [
+    path(
+        "login/",
+        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    path(
+        "password/done/",
+        auth_views.PasswordChangeDoneView.as_view(),
+        name="password_change_done",
+    ),
+    path("tokens/", views.api_tokens, name="api_tokens"),
+]
