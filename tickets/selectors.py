@@ -128,3 +128,48 @@ def access_change(user: Any, ref: Any, *, lock: bool = False) -> Change:
     """The change `ref` (instance, id or CHG-key) if `user` may see it. With `lock`, the
     row is locked until the end of the caller's transaction."""
     return _access(changes_visible_to(user), ref, "CHG", "change", lock)
+
+
+# --------------------------------------------------------------------------- portal
+
+
+def tickets_waiting_on_customer(user: Any) -> QuerySet[Ticket]:
+    """The tickets that wait on the customer (WORKFLOW.md: WAITING_FOR_CUSTOMER,
+    IN_TESTING, and TO_BE_RELEASED when its change is customer-performed), among those
+    `user` may see: the portal's "Needs your action"."""
+    return tickets_visible_to(user).filter(Ticket.waiting_on_customer_q())
+
+
+def changes_waiting_on_customer(user: Any) -> QuerySet[Change]:
+    """The changes that wait on the customer (by status and performer, see
+    `Change.customer_waiting_statuses`), among those `user` may see."""
+    return changes_visible_to(user).filter(Change.waiting_on_customer_q())
+
+
+def customer_action_counts(user: Any) -> dict[str, int]:
+    """{"tickets": n, "changes": m, "total": n + m} for the navigation: two COUNT queries,
+    whatever the number of rows."""
+    n_tickets = tickets_waiting_on_customer(user).count()
+    n_changes = changes_waiting_on_customer(user).count()
+    return {"tickets": n_tickets, "changes": n_changes, "total": n_tickets + n_changes}
+
+
+def tickets_attachable_to(user: Any, change: Change, search: str = "") -> QuerySet[Ticket]:
+    """Section 4's candidates, as `change_set_tickets` accepts them: the organisation's
+    tickets ready for release that no unperformed change holds (a ticket sent back from
+    testing may go into a follow-up release), optionally searched by title or SUP-key."""
+    from django.db.models import Q
+
+    from .models import EDITABLE, TicketStatus
+
+    qs = tickets_visible_to(user).filter(
+        Q(change__isnull=True) | ~Q(change__status__in=EDITABLE),
+        organization_id=change.organization_id,
+        status=TicketStatus.TO_BE_RELEASED,
+    )
+    search = search.strip()
+    if search:
+        pk = parse_ref(search, "SUP")
+        match = Q(title__icontains=search)
+        qs = qs.filter(match | Q(pk=pk) if pk else match)
+    return qs.order_by("-updated")

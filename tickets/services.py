@@ -9,6 +9,8 @@ Front ends (staff pages, portal, API, admin, commands) only translate to and fro
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +30,7 @@ from .models import (
     ChecklistTemplateItem,
     Component,
     ComponentVersion,
+    Contact,
     Environment,
     Organization,
     Performer,
@@ -49,6 +52,7 @@ from .selectors import (
     access_ticket,
     checklist_items_visible_to,
     components_visible_to,
+    contacts_visible_to,
     organizations_visible_to,
     scenarios_visible_to,
     tickets_visible_to,
@@ -494,7 +498,10 @@ def change_set_tickets(*, change: Change | int | str, by: User, tickets: Iterabl
     wanted = {i for i in ids if i is not None}
     visible = {
         t.pk: t
-        for t in tickets_visible_to(by).filter(pk__in=wanted).select_for_update(of=("self",))
+        for t in tickets_visible_to(by)
+        .filter(pk__in=wanted)
+        .select_related("change")
+        .select_for_update(of=("self",))
     }
     current = set(obj.tickets.values_list("pk", flat=True))
     problems = bad_refs + [f"SUP-{pk} does not exist" for pk in sorted(wanted - set(visible))]
@@ -506,7 +513,9 @@ def change_set_tickets(*, change: Change | int | str, by: User, tickets: Iterabl
             problems.append(f"{t.key} belongs to another organisation")
         elif t.status != TicketStatus.TO_BE_RELEASED:
             problems.append(f"{t.key} is {t.get_status_display()}, not To be released")
-        elif t.change_id is not None and t.change_id != obj.pk:
+        elif t.change is not None and t.change.pk != obj.pk and t.change.is_editable:
+            # A ticket sent back from testing may go into another release (§2.2); one still
+            # waiting in a change that has not been performed belongs to that change.
             problems.append(f"{t.key} is already attached to CHG-{t.change_id}")
     if problems:
         raise InvalidInput(
@@ -781,3 +790,171 @@ def transitions_for(subject: Ticket | Change, user: User) -> list[workflow.Trans
             for o in options
         ]
     return options
+
+
+# --------------------------------------------------------------------------- contacts
+
+
+def _contact_organization(by: User, organization: Organization | int | None) -> int:
+    """A customer manages only their own organisation's contacts; staff name one."""
+    if by.is_customer:
+        if organization is not None:
+            org_pk = organization.pk if isinstance(organization, Organization) else organization
+            if org_pk != by.organization_id:
+                from .errors import NotVisible
+
+                raise NotVisible(f"No organisation {org_pk}.")
+        if by.organization_id is None:  # a customer always has one (database constraint)
+            raise PermissionRefused("This user belongs to no organisation.")
+        return by.organization_id
+    if organization is None:
+        raise InvalidInput(
+            "Name the organisation whose contact this is.",
+            fields={"organization": ["Required for provider staff."]},
+        )
+    org_pk = organization.pk if isinstance(organization, Organization) else organization
+    if not organizations_visible_to(by).filter(pk=org_pk).exists():
+        raise InvalidInput("No such organisation.", fields={"organization": ["Unknown."]})
+    return org_pk
+
+
+def _contact_email_problem(email: str) -> str:
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
+    if not email:
+        return "missing email"
+    try:
+        validate_email(email)
+    except ValidationError:
+        return f"invalid email '{email}'"
+    return ""
+
+
+@transaction.atomic
+def contact_add(
+    *, by: User, email: str, name: str = "", organization: Organization | int | None = None
+) -> Contact:
+    """An end user who receives the organisation's outage communications. An address is
+    held once per organisation, whatever its case."""
+    org_pk = _contact_organization(by, organization)
+    email = (email or "").strip()
+    name = (name or "").strip()
+    problem = _contact_email_problem(email)
+    if problem:
+        raise InvalidInput(
+            f"Cannot add this contact: {problem}.", fields={"email": [problem.capitalize() + "."]}
+        )
+    if Contact.objects.filter(organization_id=org_pk, email__iexact=email).exists():
+        raise InvalidInput(
+            f"{email} is already a contact.", fields={"email": ["Already a contact."]}
+        )
+    return Contact.objects.create(organization_id=org_pk, name=name[:200], email=email)
+
+
+@transaction.atomic
+def contact_remove(*, by: User, contact: Contact | int) -> None:
+    """Another organisation's contact is not visible (404) to a customer user."""
+    pk = contact.pk if isinstance(contact, Contact) else contact
+    found = contacts_visible_to(by).filter(pk=pk).first()
+    if found is None:
+        from .errors import NotVisible
+
+        raise NotVisible(f"No contact {pk}.")
+    found.delete()
+
+
+@dataclass(frozen=True)
+class RejectedRow:
+    row: int  # line number in the file, the header included
+    name: str
+    email: str
+    reason: str
+
+
+@dataclass
+class ContactImportReport:
+    """What an import did: the contacts created, and each row refused with its reason."""
+
+    accepted: list[Contact] = dataclass_field(default_factory=list)
+    rejected: list[RejectedRow] = dataclass_field(default_factory=list)
+    header: bool = False
+
+
+CONTACT_IMPORT_MAX_ROWS = 5000
+
+
+def _csv_rows(data: bytes | str) -> list[list[str]]:
+    import csv
+    import io
+
+    if isinstance(data, bytes):
+        try:
+            # utf-8-sig: spreadsheets often save a byte-order mark first.
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise InvalidInput(
+                "The file is not UTF-8 text; save it as CSV (UTF-8) and try again.",
+                fields={"file": ["Not UTF-8 text."]},
+            ) from exc
+    else:
+        text = data.lstrip("\ufeff")
+    first = text.split("\n", 1)[0]
+    # Spreadsheets set to some European locales write ";" between columns.
+    delimiter = ";" if ";" in first and "," not in first else ","
+    try:
+        return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    except csv.Error as exc:
+        raise InvalidInput(
+            f"The file could not be read as CSV: {exc}.", fields={"file": ["Not a CSV file."]}
+        ) from exc
+
+
+@transaction.atomic
+def contacts_import_csv(
+    *, by: User, data: bytes | str, organization: Organization | int | None = None
+) -> ContactImportReport:
+    """Add contacts from CSV (columns name,email; a header row is optional and may name
+    the columns in either order). Valid rows are added; each other row is reported with
+    its line number and reason: missing email, invalid email, duplicate (already a contact,
+    or earlier in the file). Blank lines are skipped."""
+    org_pk = _contact_organization(by, organization)
+    rows = _csv_rows(data)
+    if len(rows) > CONTACT_IMPORT_MAX_ROWS + 1:
+        raise InvalidInput(
+            f"The file has {len(rows)} rows; import at most {CONTACT_IMPORT_MAX_ROWS} at a time.",
+            fields={"file": ["Too many rows."]},
+        )
+    report = ContactImportReport()
+    name_col, email_col = 0, 1
+    start = 0
+    if rows:
+        cells = [c.strip().lower() for c in rows[0]]
+        if "email" in cells or "e-mail" in cells:
+            report.header = True
+            email_col = cells.index("email") if "email" in cells else cells.index("e-mail")
+            name_col = cells.index("name") if "name" in cells else -1
+            start = 1
+    existing = {
+        e.lower()
+        for e in Contact.objects.filter(organization_id=org_pk).values_list("email", flat=True)
+    }
+    seen: dict[str, int] = {}
+    to_create: list[Contact] = []
+    for number, row in enumerate(rows[start:], start=start + 1):
+        if not any(c.strip() for c in row):
+            continue
+        name = row[name_col].strip() if 0 <= name_col < len(row) else ""
+        email = row[email_col].strip() if email_col < len(row) else ""
+        reason = _contact_email_problem(email)
+        if not reason and email.lower() in existing:
+            reason = "duplicate: already a contact"
+        if not reason and email.lower() in seen:
+            reason = f"duplicate of row {seen[email.lower()]}"
+        if reason:
+            report.rejected.append(RejectedRow(row=number, name=name, email=email, reason=reason))
+            continue
+        seen[email.lower()] = number
+        to_create.append(Contact(organization_id=org_pk, name=name[:200], email=email))
+    report.accepted = Contact.objects.bulk_create(to_create)
+    return report

@@ -5,6 +5,7 @@ overrides only what differs. Values a deployment must choose are read from envir
 variables through django-environ.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -28,6 +29,12 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_fsm",
+    "django_htmx",
+    "rest_framework",
+    "knox",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "tickets",
     "approvals",
     "notifications",
@@ -41,6 +48,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -90,7 +98,10 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/accounts/login/"
+# "/" sends provider staff to their workspace and customer users to the portal.
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
 
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
 
@@ -100,13 +111,134 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TIMEZONE = TIME_ZONE
+# Sending tasks run for seconds: a worker process takes one at a time, so the others stay
+# in the queue for whichever process is free.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BEAT_SCHEDULE = {
+    # Reminders are due to the minute; the sweep re-dispatches what a broker outage or a
+    # dead worker left behind (notifications/sending.py).
+    "notifications-reminders": {
+        "task": "notifications.tasks.send_due_reminders",
+        "schedule": env.float("NOTIFICATIONS_REMINDER_INTERVAL", default=60.0),
+    },
+    "notifications-sweep": {
+        "task": "notifications.tasks.sweep",
+        "schedule": env.float("NOTIFICATIONS_SWEEP_INTERVAL", default=60.0),
+    },
+}
 
+# E-mail: console in development; SMTP (EMAIL_BACKEND=django.core.mail.backends.smtp.
+# EmailBackend and EMAIL_HOST...) or the file backend (EMAIL_FILE_PATH) from the environment.
+# production.py reads EMAIL_URL instead.
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="changes@changeprocess.example")
+EMAIL_HOST = env("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default=str(BASE_DIR / "sent-mail"))
+
+# Communications (notifications/): see notifications/sending.py for what each one guards.
+NOTIFICATIONS_REMINDER_LEAD = timedelta(
+    minutes=env.int("NOTIFICATIONS_REMINDER_LEAD_MINUTES", default=24 * 60)
+)
+NOTIFICATIONS_BATCH_SIZE = env.int("NOTIFICATIONS_BATCH_SIZE", default=200)  # per task
+# Tasks sending one communication at once. Sending waits on the mail server and the
+# database far more than it computes: a worker with more pool processes than CPUs (4 on
+# 2 CPUs, docs/benchmarks.md) sends about twice as fast.
+NOTIFICATIONS_PARALLEL = env.int("NOTIFICATIONS_PARALLEL", default=4)
+NOTIFICATIONS_MAX_ATTEMPTS = env.int("NOTIFICATIONS_MAX_ATTEMPTS", default=6)
+NOTIFICATIONS_RETRY_BACKOFF = env.float("NOTIFICATIONS_RETRY_BACKOFF", default=60.0)  # s
+NOTIFICATIONS_RETRY_BACKOFF_MAX = env.float("NOTIFICATIONS_RETRY_BACKOFF_MAX", default=1800.0)
+NOTIFICATIONS_SENDING_LEASE = env.float("NOTIFICATIONS_SENDING_LEASE", default=600.0)  # s
+NOTIFICATIONS_SWEEP_GRACE = env.float("NOTIFICATIONS_SWEEP_GRACE", default=120.0)  # s
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+}
+
+# --- Cache: Redis (API throttling counters; production.py adds its own options) ---------
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "changeprocess",
+    }
+}
+
+# --- REST API (tickets/api/, docs/api.md, the contract in API.md) ------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "tickets.api.authentication.TokenAuthentication",
+        # Browsers: the login session, with CSRF enforced on unsafe methods.
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "tickets.api.pagination.Pagination",
+    "PAGE_SIZE": env.int("API_PAGE_SIZE", default=50),
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "tickets.api.throttling.AnonThrottle",
+        "tickets.api.throttling.UserThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env("API_THROTTLE_ANON", default="60/minute"),
+        "user": env("API_THROTTLE_USER", default="1200/minute"),
+        # Password guessing through the token endpoint, per client address.
+        "login": env("API_THROTTLE_LOGIN", default="20/minute"),
+    },
+    "EXCEPTION_HANDLER": "tickets.api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "tickets.api.schema.AutoSchema",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=env.int("API_TOKEN_TTL_HOURS", default=24 * 30)),
+    "AUTO_REFRESH": False,
+    "TOKEN_LIMIT_PER_USER": None,
+    "AUTH_HEADER_PREFIX": "Token",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "changeprocess API",
+    "DESCRIPTION": (
+        "Support tickets and change tickets between the provider and its enterprise "
+        "customers. The contract is API.md; docs/api.md walks through both lifecycles."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "PREPROCESSING_HOOKS": ["tickets.api.schema.only_api_v1"],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "TicketStatusEnum": "tickets.models.TicketStatus",
+        "ChangeStatusEnum": "tickets.models.ChangeStatus",
+        "TicketTypeEnum": "tickets.models.TicketType",
+        "PriorityEnum": "tickets.models.Priority",
+        # provider/customer: who performs a change, who a ticket or change waits on.
+        "SideEnum": "tickets.models.Performer",
+        "ResolutionEnum": "tickets.models.Resolution",
+        "ScenarioKindEnum": "tickets.models.ScenarioKind",
+        "ScenarioResultEnum": "tickets.models.ScenarioResult",
+        "ChecklistStateEnum": "tickets.models.ChecklistState",
+        "ApprovalRoleEnum": "approvals.models.ApprovalRole",
+        "DecisionEnum": "approvals.models.Decision",
+        "ProviderApprovalRoleEnum": "tickets.api.enums.PROVIDER_APPROVAL_ROLES",
+        "TicketTransitionEnum": "tickets.api.enums.TICKET_TRANSITIONS",
+        "ChangeTransitionEnum": "tickets.api.enums.CHANGE_TRANSITIONS",
+        "TransitionParameterEnum": "tickets.api.enums.TRANSITION_PARAMETERS",
+        "UserRoleEnum": "tickets.api.enums.USER_ROLES",
+        "CommunicationKindEnum": "notifications.models.NotificationKind",
+    },
+    # Swagger UI and Redoc from drf-spectacular-sidecar's files, served as static files.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }

@@ -10,6 +10,9 @@ DATABASES["default"] = env.db(
 DATABASES["default"]["CONN_MAX_AGE"] = 0
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Tasks queued after a commit run in the test process (e-mail to the locmem outbox) rather
+# than piling up in a shared Redis; tests/notifications/ start a real broker and worker.
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 SECRET_KEY = "test-secret-key-not-for-production"  # noqa: S105
 # Serve static files from the finders: tests never run collectstatic.
 WHITENOISE_AUTOREFRESH = True

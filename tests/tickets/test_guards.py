@@ -256,3 +256,21 @@ def test_only_to_be_released_tickets_of_the_same_organisation_attach(cast) -> No
     change_set_tickets(change=change.pk, by=cast.agent, tickets=[ready.key])
     assert list(change.tickets.all()) == [ready]
     assert TransitionLog.objects.get(ticket=ready).transition == "attach"
+
+
+def test_a_ticket_sent_back_goes_into_a_follow_up_change(cast) -> None:
+    from tickets.services import ticket_transition
+
+    first = _draft(cast)
+    ticket = TicketFactory(organization=cast.acme, status=Ticket.S.TO_BE_RELEASED)
+    change_set_tickets(change=first.pk, by=cast.agent, tickets=[ticket.pk])
+    Change.objects.filter(pk=first.pk).update(status=C.TO_BE_RELEASED)
+    propose_window(first, cast.agent, agreed_by=cast.alice)
+    complete_checklist(first, cast.agent)
+    change_transition(change=first.pk, by=cast.agent, name="perform")
+    ticket_transition(ticket=ticket.pk, by=cast.alice, name="send_back", comment="Still wrong.")
+    for name in ("needs_work", "start", "ready_for_release"):
+        ticket_transition(ticket=ticket.pk, by=cast.agent, name=name)
+    follow_up = _draft(cast)
+    change_set_tickets(change=follow_up.pk, by=cast.agent, tickets=[ticket.key])
+    assert Ticket.objects.get(pk=ticket.pk).change_id == follow_up.pk
