@@ -57,6 +57,13 @@ class IdField(StrictIntegerField):
         super().__init__(**kwargs)
 
 
+def parse_id(value: str) -> int | None:
+    """A whole number from 1 in at most 18 ASCII digits (so within MAX_ID); None if not."""
+    if value.isascii() and value.isdigit() and len(value) <= 18 and int(value) >= 1:
+        return int(value)
+    return None
+
+
 def ref_pattern(prefix: str) -> str:
     return rf"^(?:{prefix}-)?[0-9]{{1,18}}$"
 

@@ -22,7 +22,7 @@ from tickets.models import (
     TicketStatus,
 )
 
-from .fields import MAX_ID, parse_path_ref
+from .fields import MAX_ID, parse_id, parse_path_ref
 
 SIDES = Performer.choices
 
@@ -34,9 +34,10 @@ class _IdFormField(forms.CharField):
         value = super().to_python(value)
         if value in self.empty_values:
             return None
-        if not (value.isascii() and value.isdigit() and len(value) <= 18 and int(value) >= 1):
+        n = parse_id(value)
+        if n is None:
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
-        return int(value)
+        return n
 
 
 @extend_schema_field({"type": "integer", "minimum": 1, "maximum": MAX_ID})
@@ -111,7 +112,27 @@ class StrictFilterSet(django_filters.FilterSet):
         return valid and not empty
 
 
-class TicketFilter(StrictFilterSet):
+class WorkflowFilterSet(StrictFilterSet):
+    """Tickets and changes: who they wait on, and a search over their text or their key."""
+
+    key_prefix: str
+    search_also: str  # the text field searched besides the title
+
+    def filter_waiting_on(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        model = self._meta.model
+        if value == "customer":
+            return queryset.filter(model.waiting_on_customer_q())
+        return queryset.filter(model.waiting_on_provider_q())
+
+    def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        also = Q(**{f"{self.search_also}__icontains": value})
+        return queryset.filter(_search_terms(value, self.key_prefix) | also)
+
+
+class TicketFilter(WorkflowFilterSet):
+    key_prefix = "SUP"
+    search_also = "description"
+
     status = django_filters.MultipleChoiceFilter(choices=TicketStatus.choices)
     organization = IdFilter(field_name="organization_id")
     waiting_on = django_filters.ChoiceFilter(
@@ -131,16 +152,11 @@ class TicketFilter(StrictFilterSet):
         model = Ticket
         fields: list[str] = []
 
-    def filter_waiting_on(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        if value == "customer":
-            return queryset.filter(Ticket.waiting_on_customer_q())
-        return queryset.filter(Ticket.waiting_on_provider_q())
 
-    def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        return queryset.filter(_search_terms(value, "SUP") | Q(description__icontains=value))
+class ChangeFilter(WorkflowFilterSet):
+    key_prefix = "CHG"
+    search_also = "summary"
 
-
-class ChangeFilter(StrictFilterSet):
     status = django_filters.MultipleChoiceFilter(choices=ChangeStatus.choices)
     organization = IdFilter(field_name="organization_id")
     environment = django_filters.CharFilter(
@@ -172,14 +188,6 @@ class ChangeFilter(StrictFilterSet):
         return queryset.filter(
             pk__in=ChangeComponent.objects.filter(component_id=value).values("change_id")
         )
-
-    def filter_waiting_on(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        if value == "customer":
-            return queryset.filter(Change.waiting_on_customer_q())
-        return queryset.filter(Change.waiting_on_provider_q())
-
-    def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        return queryset.filter(_search_terms(value, "CHG") | Q(summary__icontains=value))
 
 
 class ComponentFilter(StrictFilterSet):

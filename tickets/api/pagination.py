@@ -10,6 +10,8 @@ from rest_framework import pagination
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 
+from .fields import parse_id
+
 MAX_PAGE_SIZE = 200
 
 
@@ -17,7 +19,7 @@ def _positive(request: Request, name: str, maximum: int | None = None) -> int | 
     raw = request.query_params.get(name)
     if raw is None:
         return None
-    value = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else 0
+    value = parse_id(raw) or 0
     if value < 1 or (maximum is not None and value > maximum):
         bound = f" from 1 to {maximum}" if maximum else " (1 or more)"
         raise ValidationError({name: [f"A whole number{bound}."]})

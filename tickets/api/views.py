@@ -5,6 +5,7 @@ Refusals are the services' DomainErrors, turned into HTTP answers by `errors.py`
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.db import transaction
@@ -49,7 +50,7 @@ from tickets.workflow import TransitionOption
 
 from . import enums
 from . import serializers as s
-from .fields import MAX_ID, parse_path_ref
+from .fields import parse_id, parse_path_ref
 from .filters import ChangeFilter, ComponentFilter, TicketFilter
 from .pagination import Pagination
 
@@ -127,8 +128,8 @@ def _option(option: TransitionOption, with_roles: bool) -> dict[str, Any]:
 
 
 def _int_segment(value: str, noun: str) -> int:
-    n = int(value) if value.isascii() and value.isdigit() and len(value) <= 18 else 0
-    if not 1 <= n <= MAX_ID:
+    n = parse_id(value)
+    if n is None:
         raise NotVisible(f"No {noun} {value}.")
     return n
 
@@ -172,6 +173,69 @@ class ApiViewSet(viewsets.GenericViewSet):
 
     def retrieve(self, request: Request, id: str) -> Response:
         return Response(self.get_serializer(self._get()).data)
+
+
+# Tickets and changes: answers carry an ETag, writes honour If-Match, and the workflow is
+# reached through /transitions/ and /history/. A subclass names its selectors and service,
+# and gives its own schema (operation ids, bodies) in its `extend_schema_view`. (A comment,
+# not a docstring: drf-spectacular would publish a docstring as every operation's
+# description.)
+class WorkflowViewSet(ApiViewSet):
+    access: Callable[..., Any]  # access_ticket / access_change
+    log_visible_to: Callable[[User, Any], QuerySet]
+    transition_serializer: type[s.serializers.Serializer]
+    options_with_roles = False
+
+    def _subject(self) -> Any:
+        """The object of the path, for the user, without what it shows."""
+        return self.access(self.me, self._id())
+
+    def _respond(self, pk: int, code: int = status.HTTP_200_OK) -> Response:
+        obj = self.get_queryset().get(pk=pk)
+        return Response(
+            self.get_serializer_class()(obj).data, status=code, headers={"ETag": etag(obj)}
+        )
+
+    def _lock_unchanged(self, request: Request, pk: int) -> None:
+        """Lock the row and refuse a stale If-Match; the caller holds a transaction."""
+        check_if_match(request, self.access(self.me, pk, lock=True))
+
+    def _transition(self, pk: int, name: str, given: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def retrieve(self, request: Request, id: str) -> Response:
+        return self._respond(self._subject().pk)
+
+    @extend_schema(
+        summary="The transitions this user may take now",
+        parameters=[INCLUDE_BLOCKED],
+    )
+    @action(detail=True, methods=["get"], url_path="transitions", **NO_LIST)
+    def transitions(self, request: Request, id: str) -> Response:
+        obj = self.access(self.me, self._id())
+        blocked = _flag(request, "include_blocked")
+        options = services.transitions_for(obj, self.me)
+        return Response(
+            [_option(o, self.options_with_roles) for o in options if o.allowed or blocked]
+        )
+
+    @extend_schema(parameters=[ETAG])
+    @action(detail=True, methods=["post"], url_path=r"transitions/(?P<name>[^/]+)", **NO_LIST)
+    def take(self, request: Request, id: str, name: str) -> Response:
+        obj = self._subject()
+        data = self.transition_serializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        self._transition(obj.pk, name, data.validated_data)
+        return self._respond(obj.pk)
+
+    @extend_schema(
+        summary="The append-only transition log",
+        responses=s.LogEntrySerializer(many=True),
+    )
+    @action(detail=True, methods=["get"], **NESTED_LIST)
+    def history(self, request: Request, id: str) -> Response:
+        obj = self._subject()
+        return self._page(self.log_visible_to(self.me, obj), s.LogEntrySerializer)
 
 
 # --------------------------------------------------------------------------- organisations
@@ -236,24 +300,32 @@ class ComponentViewSet(ApiViewSet):
         responses={200: s.TicketSerializer},
         parameters=[IF_MATCH, ETAG],
     ),
+    transitions=extend_schema(
+        operation_id="tickets_transitions_list",
+        responses=s.TransitionOptionSerializer(many=True),
+    ),
+    take=extend_schema(
+        operation_id="tickets_transitions_take",
+        summary="Take a transition; answers the updated ticket",
+        request=s.TicketTransitionSerializer,
+        responses={200: s.TicketSerializer},
+    ),
 )
-class TicketViewSet(ApiViewSet):
+class TicketViewSet(WorkflowViewSet):
     serializer_class = s.TicketSerializer
     filterset_class = TicketFilter
     key_prefix = "SUP"
     transition_choices = enums.TICKET_TRANSITIONS
+    access = staticmethod(access_ticket)
+    log_visible_to = staticmethod(ticket_log_visible_to)
+    transition_serializer = s.TicketTransitionSerializer
 
     def get_queryset(self) -> QuerySet:
         return tickets_visible_to(self.me).select_related("reporter", "assignee", "change")
 
-    def _respond(self, pk: int, code: int = status.HTTP_200_OK) -> Response:
-        ticket = self.get_queryset().get(pk=pk)
-        return Response(
-            s.TicketSerializer(ticket).data, status=code, headers={"ETag": etag(ticket)}
-        )
-
-    def retrieve(self, request: Request, id: str) -> Response:
-        return self._respond(self._get().pk)
+    def _subject(self) -> Ticket:
+        # Through the list's queryset: a ticket the user may not see is "No ticket <as given>".
+        return self._get()
 
     def create(self, request: Request) -> Response:
         data = s.TicketCreateSerializer(data=request.data)
@@ -267,7 +339,7 @@ class TicketViewSet(ApiViewSet):
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
         with transaction.atomic():
-            check_if_match(request, access_ticket(self.me, ticket.pk, lock=True))
+            self._lock_unchanged(request, ticket.pk)
             if "assignee" in fields:
                 services.ticket_assign(
                     ticket=ticket.pk, by=self.me, assignee=_assignee(fields.pop("assignee"))
@@ -304,47 +376,10 @@ class TicketViewSet(ApiViewSet):
         comment = comments_visible_to(self.me).select_related("author").get(pk=comment.pk)
         return Response(s.CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(
-        operation_id="tickets_transitions_list",
-        summary="The transitions this user may take now",
-        parameters=[INCLUDE_BLOCKED],
-        responses=s.TransitionOptionSerializer(many=True),
-    )
-    @action(detail=True, methods=["get"], url_path="transitions", **NO_LIST)
-    def transitions(self, request: Request, id: str) -> Response:
-        ticket = access_ticket(self.me, self._id())
-        blocked = _flag(request, "include_blocked")
-        options = services.transitions_for(ticket, self.me)
-        return Response([_option(o, False) for o in options if o.allowed or blocked])
-
-    @extend_schema(
-        operation_id="tickets_transitions_take",
-        summary="Take a transition; answers the updated ticket",
-        request=s.TicketTransitionSerializer,
-        responses={200: s.TicketSerializer},
-        parameters=[ETAG],
-    )
-    @action(detail=True, methods=["post"], url_path=r"transitions/(?P<name>[^/]+)", **NO_LIST)
-    def take(self, request: Request, id: str, name: str) -> Response:
-        ticket = self._get()
-        data = s.TicketTransitionSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+    def _transition(self, pk: int, name: str, given: dict[str, Any]) -> None:
         services.ticket_transition(
-            ticket=ticket.pk,
-            by=self.me,
-            name=name,
-            comment=data.validated_data.get("comment", ""),
+            ticket=pk, by=self.me, name=name, comment=given.get("comment", "")
         )
-        return self._respond(ticket.pk)
-
-    @extend_schema(
-        summary="The append-only transition log",
-        responses=s.LogEntrySerializer(many=True),
-    )
-    @action(detail=True, methods=["get"], **NESTED_LIST)
-    def history(self, request: Request, id: str) -> Response:
-        ticket = self._get()
-        return self._page(ticket_log_visible_to(self.me, ticket), s.LogEntrySerializer)
 
 
 def _assignee(username: str | None) -> User | None:
@@ -377,12 +412,26 @@ def _assignee(username: str | None) -> User | None:
         responses={200: s.ChangeSerializer},
         parameters=[IF_MATCH, ETAG],
     ),
+    transitions=extend_schema(
+        operation_id="changes_transitions_list",
+        responses=s.ChangeTransitionOptionSerializer(many=True),
+    ),
+    take=extend_schema(
+        operation_id="changes_transitions_take",
+        summary="Take a transition; answers the updated change",
+        request=s.ChangeTransitionSerializer,
+        responses={200: s.ChangeSerializer},
+    ),
 )
-class ChangeViewSet(ApiViewSet):
+class ChangeViewSet(WorkflowViewSet):
     serializer_class = s.ChangeSerializer
     filterset_class = ChangeFilter
     key_prefix = "CHG"
     transition_choices = enums.CHANGE_TRANSITIONS
+    access = staticmethod(access_change)
+    log_visible_to = staticmethod(change_log_visible_to)
+    transition_serializer = s.ChangeTransitionSerializer
+    options_with_roles = True
 
     def get_queryset(self) -> QuerySet:
         return (
@@ -408,18 +457,16 @@ class ChangeViewSet(ApiViewSet):
             )
         )
 
-    def _respond(self, pk: int, code: int = status.HTTP_200_OK) -> Response:
-        change = self.get_queryset().get(pk=pk)
-        return Response(
-            s.ChangeSerializer(change).data, status=code, headers={"ETag": etag(change)}
-        )
-
     def _change(self) -> Change:
         """The change of the path, for the user, without its sections (for nested rows)."""
-        return access_change(self.me, self._id())
+        return self._subject()
 
-    def retrieve(self, request: Request, id: str) -> Response:
-        return self._respond(self._change().pk)
+    def _set_related(self, change: int, related: dict[str, Any]) -> None:
+        """Sections 2 and 4 of a body split off by `_split_related`: each has a service of
+        its own. The caller holds a transaction."""
+        self._set_components(change, related["components"], related["component_versions"])
+        if related["tickets"] is not None:
+            services.change_set_tickets(change=change, by=self.me, tickets=related["tickets"])
 
     def _set_components(
         self, change: int, components: list[int] | None, versions: list[dict] | None
@@ -442,9 +489,7 @@ class ChangeViewSet(ApiViewSet):
         data = s.ChangeCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
-        components = fields.pop("components", None)
-        versions = fields.pop("component_versions", None)
-        tickets = fields.pop("tickets", None)
+        related = _split_related(fields)
         with transaction.atomic():
             try:
                 change = services.change_create(
@@ -460,9 +505,7 @@ class ChangeViewSet(ApiViewSet):
                 # Only the source ticket is looked up for the user: it is a field of the
                 # body, not the object of the request.
                 raise InvalidInput(exc.message, fields={"source_ticket": [exc.message]}) from exc
-            self._set_components(change.pk, components, versions)
-            if tickets is not None:
-                services.change_set_tickets(change=change.pk, by=self.me, tickets=tickets)
+            self._set_related(change.pk, related)
         return self._respond(change.pk, status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, id: str) -> Response:
@@ -470,44 +513,15 @@ class ChangeViewSet(ApiViewSet):
         data = s.ChangeWriteSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
-        components = fields.pop("components", None)
-        versions = fields.pop("component_versions", None)
-        tickets = fields.pop("tickets", None)
+        related = _split_related(fields)
         with transaction.atomic():
-            check_if_match(request, access_change(self.me, change.pk, lock=True))
+            self._lock_unchanged(request, change.pk)
             if fields:
                 services.change_update(change=change.pk, by=self.me, **fields)
-            self._set_components(change.pk, components, versions)
-            if tickets is not None:
-                services.change_set_tickets(change=change.pk, by=self.me, tickets=tickets)
+            self._set_related(change.pk, related)
         return self._respond(change.pk)
 
-    @extend_schema(
-        operation_id="changes_transitions_list",
-        summary="The transitions this user may take now",
-        parameters=[INCLUDE_BLOCKED],
-        responses=s.ChangeTransitionOptionSerializer(many=True),
-    )
-    @action(detail=True, methods=["get"], url_path="transitions", **NO_LIST)
-    def transitions(self, request: Request, id: str) -> Response:
-        change = self._change()
-        blocked = _flag(request, "include_blocked")
-        options = services.transitions_for(change, self.me)
-        return Response([_option(o, True) for o in options if o.allowed or blocked])
-
-    @extend_schema(
-        operation_id="changes_transitions_take",
-        summary="Take a transition; answers the updated change",
-        request=s.ChangeTransitionSerializer,
-        responses={200: s.ChangeSerializer},
-        parameters=[ETAG],
-    )
-    @action(detail=True, methods=["post"], url_path=r"transitions/(?P<name>[^/]+)", **NO_LIST)
-    def take(self, request: Request, id: str, name: str) -> Response:
-        change = self._change()
-        data = s.ChangeTransitionSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        given = data.validated_data
+    def _transition(self, pk: int, name: str, given: dict[str, Any]) -> None:
         params = {k: given[k] for k in ("role", "resolution") if k in given}
         needs = enums.CHANGE_NEEDS.get(name)
         unused = [k for k in params if needs is not None and k not in needs]
@@ -517,13 +531,12 @@ class ChangeViewSet(ApiViewSet):
                 fields={k: [f"Not used by '{name}'."] for k in unused},
             )
         services.change_transition(
-            change=change.pk,
+            change=pk,
             by=self.me,
             name=name,
             comment=given.get("comment", ""),
             **(params if needs is not None else {}),
         )
-        return self._respond(change.pk)
 
     @extend_schema(
         summary="Propose the deployment window (re-proposing an agreed one un-agrees it)",
@@ -631,14 +644,11 @@ class ChangeViewSet(ApiViewSet):
         change = self._change()
         return self._page(communications_for_change(change=change), CommunicationSerializer)
 
-    @extend_schema(
-        summary="The append-only transition log",
-        responses=s.LogEntrySerializer(many=True),
-    )
-    @action(detail=True, methods=["get"], **NESTED_LIST)
-    def history(self, request: Request, id: str) -> Response:
-        change = self._change()
-        return self._page(change_log_visible_to(self.me, change), s.LogEntrySerializer)
+
+def _split_related(fields: dict[str, Any]) -> dict[str, Any]:
+    """Takes sections 2 and 4 (components, component versions, tickets) out of a change's
+    body, None for those not given."""
+    return {k: fields.pop(k, None) for k in ("components", "component_versions", "tickets")}
 
 
 # --------------------------------------------------------------------------- me, 404
