@@ -423,15 +423,19 @@ def change_update(*, change: Change | int | str, by: User, **fields: Any) -> Cha
 
 @transaction.atomic
 def change_set_components(
-    *, change: Change | int | str, by: User, components: Iterable[tuple[Any, str]]
+    *, change: Change | int | str, by: User, components: Iterable[tuple[Any, str | None]]
 ) -> Change:
-    """Section 2: replace the components with (component, version to release) pairs."""
+    """Section 2: replace the components with (component, version to release) pairs. A
+    version of None keeps the version the change already gives that component."""
     obj = access_change(by, change, lock=True)
     _require_editor(obj, by)
+    current = {cc.component_id: cc for cc in obj.change_components.all()}
     wanted: dict[int, str] = {}
     for comp, version in components:
         pk = comp.pk if isinstance(comp, Component) else int(comp)
-        wanted[pk] = (version or "").strip()
+        if version is None:
+            version = current[pk].target_version if pk in current else ""
+        wanted[pk] = version.strip()
     found = set(
         components_visible_to(by)
         .filter(pk__in=wanted, organization_id=obj.organization_id)
@@ -443,7 +447,6 @@ def change_set_components(
             f"Not components of {obj.organization}: {', '.join(map(str, unknown))}.",
             fields={"components": [f"Unknown component {pk}." for pk in unknown]},
         )
-    current = {cc.component_id: cc for cc in obj.change_components.all()}
     old = {pk: cc.target_version for pk, cc in current.items()}
     if old == wanted:
         return obj

@@ -475,12 +475,7 @@ class ChangeViewSet(WorkflowViewSet):
             pairs = [(v["component"], v["target_version"]) for v in versions]
         elif components is not None:
             # Ids only: a component already in the change keeps its target version.
-            current = dict(
-                ChangeComponent.objects.filter(change_id=change).values_list(
-                    "component_id", "target_version"
-                )
-            )
-            pairs = [(pk, current.get(pk, "")) for pk in components]
+            pairs = [(pk, None) for pk in components]
         else:
             return
         services.change_set_components(change=change, by=self.me, components=pairs)
