@@ -2,7 +2,7 @@
 
 They check the shape of what was typed (a number is a number, a choice is one of the
 choices) and nothing more: every business rule is the services' (`tickets.services`),
-whose `DomainError.fields` are put back on these forms by `add_domain_errors`.
+whose `DomainError.fields` are put back on these forms by `web.add_domain_errors`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import django_filters
 from django import forms
 from django.db.models import Q, QuerySet
 
-from .errors import DomainError
 from .models import (
     Change,
     ChangeStatus,
@@ -40,21 +39,6 @@ WAITING_CHOICES = [
     ("customer", "The customer"),
     ("nobody", "Nobody"),
 ]
-
-
-def add_domain_errors(
-    form: forms.BaseForm, error: DomainError, *, aliases: dict | None = None
-) -> None:
-    """Attach a refusal to a form: each field the form has gets its messages (`aliases`
-    maps a service's field name onto the form's), and the sentence itself becomes a
-    form-wide error."""
-    aliases = aliases or {}
-    for name, messages in error.fields.items():
-        name = aliases.get(name, name)
-        if name in form.fields:
-            for message in messages:
-                form.add_error(name, message)
-    form.add_error(None, error.message)
 
 
 def _text(value: str | None) -> str:
@@ -279,15 +263,12 @@ class AttachForm(forms.Form):
 
 
 class TransitionForm(forms.Form):
-    """What a step may carry; which of these a step needs is the domain's `needs`."""
+    """What a step may carry; which of these a step needs is the domain's `needs`
+    (`web.take_transition` passes on only those)."""
 
     comment = TextArea(label="Comment", rows=3)
     role = forms.CharField(required=False)
     resolution = forms.CharField(required=False)
-
-    def params(self, needs: Iterable[str]) -> dict[str, str]:
-        data = self.cleaned_data
-        return {n: data.get(n) or "" for n in needs if n in ("role", "resolution")}
 
 
 # --------------------------------------------------------------------------- changes
@@ -543,7 +524,7 @@ class ScenarioResultForm(forms.Form):
 
 
 class WindowForm(forms.Form):
-    """A deployment window in the user's own timezone (the view activates it)."""
+    """A deployment window in the user's own timezone (the middleware activates it)."""
 
     start = forms.DateTimeField(
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),

@@ -10,24 +10,19 @@ blocked, is asked of the domain (`transitions_for`), never re-derived here.
 
 from __future__ import annotations
 
-import zoneinfo
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from functools import partial, wraps
+from functools import partial
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
-from django.core.paginator import Paginator
 from django.db.models import Prefetch, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 
-from . import services, workflow
-from .errors import DomainError, NotVisible
+from . import services, web
+from .errors import DomainError
 from .models import (
     Change,
     ChecklistItem,
@@ -47,7 +42,6 @@ from .portal_forms import (
     TicketForm,
     TransitionForm,
     WindowForm,
-    add_domain_errors,
 )
 from .selectors import (
     access_change,
@@ -65,7 +59,6 @@ from .selectors import (
 from .typing import AuthenticatedRequest
 
 STAFF_HOME = "/staff/"
-PAGE_SIZE = 25
 
 # What each waiting status asks of the customer, in their words. Keyed by status only:
 # *whether* something waits on the customer is the models' `waiting_on_customer_q()`.
@@ -108,53 +101,12 @@ ACTION_HELP = {
 }
 
 
-@dataclass
-class Refusal:
-    """A refused step, in the shape `includes/transitions.html` shows next to its button
-    (with what was typed and chosen, so nothing is lost)."""
-
-    name: str
-    message: str
-    status: int = 400
-    fields: dict[str, list[str]] = field(default_factory=dict)
-    comment: str = ""
-    resolution: str = ""
-
-
 # --------------------------------------------------------------------------- plumbing
 
 
-def display_zone(user: Any) -> zoneinfo.ZoneInfo:
-    """The user's own timezone, else their organisation's, else the site's."""
-    org = getattr(user, "organization", None)
-    for name in (user.timezone, getattr(org, "timezone", ""), settings.TIME_ZONE):
-        if name:
-            try:
-                return zoneinfo.ZoneInfo(name)
-            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-                continue
-    return zoneinfo.ZoneInfo("UTC")
-
-
-def customer_portal(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Customer users only (staff go to their workspace, anonymous users to the login),
-    with datetimes shown and read in the user's timezone; an object outside the user's
-    organisation is a 404."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        user = request.user
-        if not user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        if not getattr(user, "is_customer", False):
-            return redirect(STAFF_HOME)
-        with timezone.override(display_zone(user)):
-            try:
-                return view(request, *args, **kwargs)
-            except NotVisible as exc:
-                raise Http404(exc.message) from exc
-
-    return wrapper
+# Customer users only: staff go to their workspace, anonymous users to the login; an object
+# outside the user's organisation is a 404.
+customer_portal = web.front_end(admits=lambda user: user.is_customer, elsewhere=STAFF_HOME)
 
 
 def _page(
@@ -164,44 +116,7 @@ def _page(
 
     context.setdefault("action_counts", customer_action_counts(request.user))
     context.setdefault("unread_notices", unread_notice_count(request.user))
-    context.setdefault("zone_name", str(timezone.get_current_timezone()))
-    return render(request, f"portal/{template}", context, status=status)
-
-
-def _paginate(request: AuthenticatedRequest, qs: QuerySet) -> Any:
-    return Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
-
-
-def _meta(model: type) -> dict[str, dict[str, Any]]:
-    """Each transition's `custom` (label, needs, ...) by name, from the model's table."""
-    return {t.name: t.custom for t in workflow.transitions_of(model)}
-
-
-def _take(
-    request: AuthenticatedRequest, model: type, name: str, run: Callable[..., Any]
-) -> Refusal | None:
-    """Run a step with the comment and the inputs its table entry needs (only those: a
-    stray form field never reaches a transition method); the refusal if the domain says
-    no."""
-    form = TransitionForm(request.POST)
-    form.is_valid()  # every field is optional: the domain says what is missing
-    data = form.cleaned_data
-    needs = _meta(model).get(name, {}).get("needs", ())
-    params = {n: data.get(n) or "" for n in needs if n not in ("comment", "role")}
-    try:
-        run(comment=data.get("comment", ""), **params)
-    except NotVisible:
-        raise
-    except DomainError as exc:
-        return Refusal(
-            name=name,
-            message=exc.message,
-            status=exc.http_status,
-            fields=exc.fields,
-            comment=data.get("comment", ""),
-            resolution=data.get("resolution") or "",
-        )
-    return None
+    return web.render_page(request, f"portal/{template}", context, status=status)
 
 
 def _asked(kind: str, obj: Ticket | Change) -> str:
@@ -217,11 +132,11 @@ def _row_id(kind: str, pk: int) -> str:
     return f"{kind}-{pk}-%s"
 
 
-def _refused_form(refusal: Refusal) -> TransitionForm:
+def _refused_form(refusal: web.Refusal) -> TransitionForm:
     """A transition form as it was posted, carrying the refusal (ticket rows)."""
     form = TransitionForm({"comment": refusal.comment, "resolution": refusal.resolution})
     form.is_valid()
-    add_domain_errors(form, DomainError(refusal.message, fields=refusal.fields))
+    web.add_domain_errors(form, DomainError(refusal.message, fields=refusal.fields))
     return form
 
 
@@ -281,7 +196,7 @@ def ticket_list(request: AuthenticatedRequest) -> HttpResponse:
         "ticket_list.html",
         {
             "nav": "tickets",
-            "page": _paginate(request, qs),
+            "page": web.paginate(request, qs),
             "show": show,
             "filters": [(key, label) for key, (label, _) in TICKET_FILTERS.items()],
         },
@@ -298,7 +213,7 @@ def ticket_new(request: AuthenticatedRequest) -> HttpResponse:
             try:
                 ticket = services.ticket_create(by=request.user, **form.cleaned_data)
             except DomainError as exc:
-                add_domain_errors(form, exc)
+                web.add_domain_errors(form, exc)
                 status = exc.http_status
             else:
                 messages.success(
@@ -313,7 +228,7 @@ def _ticket_page(
     ref: str,
     *,
     comment_form: CommentForm | None = None,
-    refused: Refusal | None = None,
+    refused: web.Refusal | None = None,
     status: int = 200,
 ) -> HttpResponse:
     user = request.user
@@ -356,18 +271,16 @@ def ticket_comment(request: AuthenticatedRequest, ref: str) -> HttpResponse:
     ticket = access_ticket(request.user, ref)
     if request.method != "POST":
         return redirect("portal:ticket", ref=ticket.key)
-    form = CommentForm(request.POST)
-    if not form.is_valid():
-        return _ticket_page(request, ref, comment_form=form, status=400)
-    try:
-        services.ticket_comment(ticket=ticket.pk, by=request.user, body=form.cleaned_data["body"])
-    except DomainError as exc:
-        if isinstance(exc, NotVisible):
-            raise
-        add_domain_errors(form, exc)
-        return _ticket_page(request, ref, comment_form=form, status=exc.http_status)
-    messages.success(request, "Your message was sent to the support team.")
-    return redirect("portal:ticket", ref=ticket.key)
+    return web.submit(
+        CommentForm(request.POST),
+        lambda data: services.ticket_comment(ticket=ticket.pk, by=request.user, body=data["body"]),
+        again=lambda form, status: _ticket_page(request, ref, comment_form=form, status=status),
+        then=lambda _: web.succeed(
+            request,
+            "Your message was sent to the support team.",
+            reverse("portal:ticket", kwargs={"ref": ticket.key}),
+        ),
+    )
 
 
 @customer_portal
@@ -376,12 +289,7 @@ def ticket_transition(request: AuthenticatedRequest, ref: str, name: str) -> Htt
     ticket = access_ticket(user, ref)
     if request.method != "POST":
         return redirect("portal:ticket", ref=ticket.key)
-    refused = _take(
-        request,
-        Ticket,
-        name,
-        lambda **kw: services.ticket_transition(ticket=ticket.pk, by=user, name=name, **kw),
-    )
+    refused = web.take_transition(TransitionForm(request.POST), ticket, name, by=user)
     if refused is not None:
         return _ticket_page(request, ref, refused=refused, status=refused.status)
     ticket.refresh_from_db()
@@ -420,7 +328,7 @@ def change_list(request: AuthenticatedRequest) -> HttpResponse:
         "change_list.html",
         {
             "nav": "changes",
-            "page": _paginate(request, qs),
+            "page": web.paginate(request, qs),
             "show": show,
             "filters": [(key, label) for key, (label, _) in CHANGE_FILTERS.items()],
         },
@@ -454,7 +362,7 @@ def _change_page(
     request: AuthenticatedRequest,
     ref: str,
     *,
-    refused: Refusal | None = None,
+    refused: web.Refusal | None = None,
     failed: tuple[str, Any, Any] | None = None,
     status: int = 200,
 ) -> HttpResponse:
@@ -529,7 +437,7 @@ def _change_page(
     window_start = change.window_start and timezone.localtime(change.window_start)
     window_end = change.window_end and timezone.localtime(change.window_end)
     labels = dict(Change.S.choices)
-    steps = _meta(Change)
+    steps = web.transition_meta(Change)
     return _page(
         request,
         "change_detail.html",
@@ -579,9 +487,13 @@ def change_detail(request: AuthenticatedRequest, ref: str) -> HttpResponse:
     return _change_page(request, ref)
 
 
-def _back_to_change(change: Change, anchor: str = "") -> HttpResponse:
+def _change_url(change: Change, anchor: str = "") -> str:
     url = reverse("portal:change", kwargs={"ref": change.key})
-    return redirect(f"{url}#{anchor}" if anchor else url)
+    return f"{url}#{anchor}" if anchor else url
+
+
+def _back_to_change(change: Change, anchor: str = "") -> HttpResponse:
+    return redirect(_change_url(change, anchor))
 
 
 @customer_portal
@@ -590,12 +502,7 @@ def change_transition(request: AuthenticatedRequest, ref: str, name: str) -> Htt
     change = access_change(user, ref)
     if request.method != "POST":
         return _back_to_change(change)
-    refused = _take(
-        request,
-        Change,
-        name,
-        lambda **kw: services.change_transition(change=change.pk, by=user, name=name, **kw),
-    )
+    refused = web.take_transition(TransitionForm(request.POST), change, name, by=user)
     if refused is not None:
         return _change_page(request, ref, refused=refused, status=refused.status)
     change.refresh_from_db()
@@ -611,27 +518,21 @@ def change_window(request: AuthenticatedRequest, ref: str) -> HttpResponse:
     change = access_change(request.user, ref)
     if request.method != "POST":
         return _back_to_change(change, "window")
-    form = WindowForm(request.POST)
-    if not form.is_valid():
-        return _change_page(request, ref, failed=("window", None, form), status=400)
-    try:
-        services.change_propose_window(
-            change=change.pk,
-            by=request.user,
-            start=form.cleaned_data["start"],
-            end=form.cleaned_data["end"],
-        )
-    except DomainError as exc:
-        if isinstance(exc, NotVisible):
-            raise
-        add_domain_errors(form, exc)
-        return _change_page(request, ref, failed=("window", None, form), status=exc.http_status)
-    messages.success(
-        request,
-        f"You proposed a new deployment window for {change.key}; "
-        "the support team is asked to agree it.",
+    return web.submit(
+        WindowForm(request.POST),
+        lambda data: services.change_propose_window(
+            change=change.pk, by=request.user, start=data["start"], end=data["end"]
+        ),
+        again=lambda form, status: _change_page(
+            request, ref, failed=("window", None, form), status=status
+        ),
+        then=lambda _: web.succeed(
+            request,
+            f"You proposed a new deployment window for {change.key}; "
+            "the support team is asked to agree it.",
+            _change_url(change, "window"),
+        ),
     )
-    return _back_to_change(change, "window")
 
 
 @customer_portal
@@ -641,26 +542,22 @@ def change_scenario_result(request: AuthenticatedRequest, ref: str, scenario: in
         raise Http404("No such test scenario on this change.")
     if request.method != "POST":
         return _back_to_change(change, f"scenario-{scenario}")
-    form = ScenarioResultForm(request.POST, auto_id=_row_id("scenario", scenario))
-    if not form.is_valid():
-        return _change_page(request, ref, failed=("scenario", scenario, form), status=400)
-    try:
-        services.scenario_record_result(
+    return web.submit(
+        ScenarioResultForm(request.POST, auto_id=_row_id("scenario", scenario)),
+        lambda data: services.scenario_record_result(
             scenario=scenario,
             change=change.pk,
             by=request.user,
-            result=form.cleaned_data["result"],
-            note=form.cleaned_data["note"],
-        )
-    except DomainError as exc:
-        if isinstance(exc, NotVisible):
-            raise
-        add_domain_errors(form, exc)
-        return _change_page(
-            request, ref, failed=("scenario", scenario, form), status=exc.http_status
-        )
-    messages.success(request, "Result recorded.")
-    return _back_to_change(change, f"scenario-{scenario}")
+            result=data["result"],
+            note=data["note"],
+        ),
+        again=lambda form, status: _change_page(
+            request, ref, failed=("scenario", scenario, form), status=status
+        ),
+        then=lambda _: web.succeed(
+            request, "Result recorded.", _change_url(change, f"scenario-{scenario}")
+        ),
+    )
 
 
 @customer_portal
@@ -670,24 +567,22 @@ def change_checklist_item(request: AuthenticatedRequest, ref: str, item: int) ->
         raise Http404("No such checklist item on this change.")
     if request.method != "POST":
         return _back_to_change(change, f"check-{item}")
-    form = ChecklistItemForm(request.POST, auto_id=_row_id("check", item))
-    if not form.is_valid():
-        return _change_page(request, ref, failed=("checklist", item, form), status=400)
-    try:
-        services.checklist_item_update(
+    return web.submit(
+        ChecklistItemForm(request.POST, auto_id=_row_id("check", item)),
+        lambda data: services.checklist_item_update(
             item=item,
             change=change.pk,
             by=request.user,
-            state=form.cleaned_data["state"],
-            reason=form.cleaned_data["reason"],
-        )
-    except DomainError as exc:
-        if isinstance(exc, NotVisible):
-            raise
-        add_domain_errors(form, exc)
-        return _change_page(request, ref, failed=("checklist", item, form), status=exc.http_status)
-    messages.success(request, "Checklist updated.")
-    return _back_to_change(change, f"check-{item}")
+            state=data["state"],
+            reason=data["reason"],
+        ),
+        again=lambda form, status: _change_page(
+            request, ref, failed=("checklist", item, form), status=status
+        ),
+        then=lambda _: web.succeed(
+            request, "Checklist updated.", _change_url(change, f"check-{item}")
+        ),
+    )
 
 
 @customer_portal
@@ -702,12 +597,7 @@ def change_ticket_transition(
         raise Http404("That ticket is not in this change's scope.")
     if request.method != "POST":
         return _back_to_change(change, f"ticket-{found.key}")
-    refused = _take(
-        request,
-        Ticket,
-        name,
-        lambda **kw: services.ticket_transition(ticket=found.pk, by=user, name=name, **kw),
-    )
+    refused = web.take_transition(TransitionForm(request.POST), found, name, by=user)
     if refused is not None:
         return _change_page(
             request,
@@ -732,7 +622,7 @@ def _contacts_page(
     import_error: str = "",
     status: int = 200,
 ) -> HttpResponse:
-    page = _paginate(request, contacts_visible_to(request.user).order_by("email"))
+    page = web.paginate(request, contacts_visible_to(request.user).order_by("email"))
     return _page(
         request,
         "contacts.html",
@@ -757,16 +647,16 @@ def contacts(request: AuthenticatedRequest) -> HttpResponse:
 def contact_add(request: AuthenticatedRequest) -> HttpResponse:
     if request.method != "POST":
         return redirect("portal:contacts")
-    form = ContactForm(request.POST)
-    if not form.is_valid():
-        return _contacts_page(request, form=form, status=400)
-    try:
-        contact = services.contact_add(by=request.user, **form.cleaned_data)
-    except DomainError as exc:
-        add_domain_errors(form, exc)
-        return _contacts_page(request, form=form, status=exc.http_status)
-    messages.success(request, f"{contact.email} will receive outage communications.")
-    return redirect("portal:contacts")
+    return web.submit(
+        ContactForm(request.POST),
+        lambda data: services.contact_add(by=request.user, **data),
+        again=lambda form, status: _contacts_page(request, form=form, status=status),
+        then=lambda contact: web.succeed(
+            request,
+            f"{contact.email} will receive outage communications.",
+            reverse("portal:contacts"),
+        ),
+    )
 
 
 @customer_portal
@@ -799,17 +689,12 @@ def contacts_import(request: AuthenticatedRequest) -> HttpResponse:
             ),
             status=413,
         )
-    form = ContactImportForm(request.POST, request.FILES)
-    if not form.is_valid():
-        return _contacts_page(request, import_form=form, status=400)
-    try:
-        report = services.contacts_import_csv(
-            by=request.user, data=form.cleaned_data["file"].read()
-        )
-    except DomainError as exc:
-        add_domain_errors(form, exc)
-        return _contacts_page(request, import_form=form, status=exc.http_status)
-    return _contacts_page(request, report=report)
+    return web.submit(
+        ContactImportForm(request.POST, request.FILES),
+        lambda data: services.contacts_import_csv(by=request.user, data=data["file"].read()),
+        again=lambda form, status: _contacts_page(request, import_form=form, status=status),
+        then=lambda report: _contacts_page(request, report=report),
+    )
 
 
 # --------------------------------------------------------------------------- notices
@@ -819,7 +704,7 @@ def contacts_import(request: AuthenticatedRequest) -> HttpResponse:
 def notifications(request: AuthenticatedRequest) -> HttpResponse:
     from notifications.selectors import notices_for
 
-    page = _paginate(request, notices_for(request.user))
+    page = web.paginate(request, notices_for(request.user))
     return _page(request, "notifications.html", {"nav": "notifications", "page": page})
 
 

@@ -1,6 +1,6 @@
 """Forms of the customer portal. They check the shape of what was typed only; every
 business rule is the services' (`tickets.services`), whose `DomainError.fields` are put
-back on these forms by `add_domain_errors`."""
+back on these forms by `web.add_domain_errors`."""
 
 from __future__ import annotations
 
@@ -8,22 +8,11 @@ from typing import Any
 
 from django import forms
 
-from .errors import DomainError
 from .models import Priority, Resolution, ScenarioResult, TicketType
 
 # An import of end-user contacts is a list of names and addresses: a megabyte is tens of
 # thousands of rows, far beyond the row limit of `contacts_import_csv`.
 CONTACTS_UPLOAD_MAX_BYTES = 1024 * 1024
-
-
-def add_domain_errors(form: forms.Form, error: DomainError) -> None:
-    """Attach a refusal to the form: each named field that the form has gets its messages,
-    and the sentence itself becomes a form-wide error."""
-    for name, messages in error.fields.items():
-        if name in form.fields:
-            for message in messages:
-                form.add_error(name, message)
-    form.add_error(None, error.message)
 
 
 class TicketForm(forms.Form):
@@ -72,7 +61,7 @@ class TransitionForm(forms.Form):
 
 
 class WindowForm(forms.Form):
-    """A deployment window, typed in the user's own timezone (the view activates it)."""
+    """A deployment window, typed in the user's own timezone (the middleware activates it)."""
 
     start = forms.DateTimeField(
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),

@@ -13,23 +13,18 @@ that changed (`hx-select` picks it out of the same full page a plain request get
 
 from __future__ import annotations
 
-import zoneinfo
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import wraps
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
-from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Case, Count, F, IntegerField, Prefetch, QuerySet, Value, When
 from django.db.models.expressions import Window
 from django.db.models.functions import RowNumber
-from django.http import Http404, HttpRequest, HttpResponse, QueryDict
-from django.shortcuts import redirect, render
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -39,7 +34,7 @@ from approvals.models import Approval, ApprovalRole, Decision
 from approvals.selectors import approvals_panel
 from approvals.services import approval_roles_open_to
 
-from . import diagram_svg, services, workflow
+from . import diagram_svg, services, web, workflow
 from .errors import DomainError, NotVisible
 from .forms import (
     AssignForm,
@@ -57,7 +52,6 @@ from .forms import (
     TicketFilter,
     TransitionForm,
     WindowForm,
-    add_domain_errors,
 )
 from .models import (
     EDITABLE,
@@ -73,6 +67,7 @@ from .models import (
     SectionEdit,
     TestScenario,
     Ticket,
+    TicketComment,
     TicketType,
     User,
 )
@@ -90,7 +85,6 @@ from .selectors import (
 )
 from .typing import AuthenticatedRequest
 
-PAGE_SIZE = 25
 BOARD_CARDS = 25  # per column; the list view pages through the rest
 DASHBOARD_ROWS = 8
 
@@ -103,43 +97,9 @@ class StaffRequest(AuthenticatedRequest):
     htmx: HtmxDetails
 
 
-def _zone(user: Any) -> zoneinfo.ZoneInfo:
-    for name in (getattr(user, "timezone", ""), settings.TIME_ZONE):
-        try:
-            return zoneinfo.ZoneInfo(name)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            continue
-    return zoneinfo.ZoneInfo("UTC")
-
-
-def signed_in(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Any signed-in user, with dates shown (and typed) in their own timezone."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        with timezone.override(_zone(request.user)):
-            return view(request, *args, **kwargs)
-
-    return wrapper
-
-
-def staff_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Provider staff only: a customer user is sent to the portal, an anonymous one to the
-    login. An object the user may not see is a 404, as the selectors say."""
-
-    @wraps(view)
-    @signed_in
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not getattr(request.user, "is_provider", False):
-            return redirect("home")
-        try:
-            return view(request, *args, **kwargs)
-        except NotVisible as exc:
-            raise Http404(exc.message) from exc
-
-    return wrapper
+# Provider staff only: a customer user is sent to the portal (by `home`), an anonymous one
+# to the login. An object the user may not see is a 404, as the selectors say.
+staff_view = web.front_end(admits=lambda user: user.is_provider, elsewhere="home")
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -152,60 +112,13 @@ def home(request: HttpRequest) -> HttpResponse:
     return redirect("staff:dashboard")
 
 
-def _page(
-    request: HttpRequest, template: str, context: dict[str, Any], status: int = 200
-) -> HttpResponse:
-    context.setdefault("zone_name", str(timezone.get_current_timezone()))
-    return render(request, template, context, status=status)
-
-
-def _paginate(request: HttpRequest, qs: QuerySet) -> Any:
-    return Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
-
-
-def _meta(model: type) -> dict[str, dict[str, Any]]:
-    """Each transition's `custom` (label, needs, describe) by name."""
-    return {t.name: t.custom for t in workflow.transitions_of(model)}
-
-
 def _status_label(model: type, value: str) -> str:
     status = model._meta.get_field("status")  # type: ignore[attr-defined]
     return str(dict(status.choices).get(value, value))
 
 
-@dataclass
-class Refusal:
-    """A refused action, shown next to the button that asked for it."""
-
-    name: str
-    message: str
-    status: int = 400
-    fields: dict[str, list[str]] = field(default_factory=dict)
-    comment: str = ""
-
-
-def _take_transition(
-    request: HttpRequest, model: type, name: str, run: Callable[..., Any]
-) -> Refusal | None:
-    """Parse a transition form and run it; the refusal if the domain says no."""
-    form = TransitionForm(request.POST)
-    form.is_valid()  # every field is optional text: always valid
-    needs = _meta(model).get(name, {}).get("needs", ())
-    try:
-        run(comment=form.cleaned_data.get("comment", ""), **form.params(needs))
-    except DomainError as exc:
-        return Refusal(
-            name=name,
-            message=exc.message,
-            status=exc.http_status,
-            fields=exc.fields,
-            comment=form.cleaned_data.get("comment", ""),
-        )
-    return None
-
-
 def _done(request: HttpRequest, model: type, name: str, obj: Any) -> None:
-    label = _meta(model).get(name, {}).get("label", name)
+    label = web.transition_meta(model).get(name, {}).get("label", name)
     messages.success(request, f"{label}: {obj.key} is now {obj.get_status_display()}.")
 
 
@@ -298,7 +211,7 @@ def dashboard(request: StaffRequest) -> HttpResponse:
         "week_end": end - timedelta(days=1),
         **_notices(user),
     }
-    return _page(request, "staff/dashboard.html", context)
+    return web.render_page(request, "staff/dashboard.html", context)
 
 
 def _notices(user: User) -> dict[str, Any]:
@@ -351,11 +264,11 @@ def ticket_list(request: StaffRequest) -> HttpResponse:
     sort = request.GET.get("sort") or "-updated"
     ordering = TICKET_SORTS.get(sort, TICKET_SORTS["-updated"])
     rows = filters.qs if filters.is_bound else qs
-    page = _paginate(request, rows.order_by(*ordering))
+    page = web.paginate(request, rows.order_by(*ordering))
     context = {"nav": "tickets", "filters": filters, "page": page}
     if request.htmx and request.htmx.target == "queue-results":
-        return _page(request, "staff/tickets/_results.html", context)
-    return _page(request, "staff/tickets/list.html", context)
+        return web.render_page(request, "staff/tickets/_results.html", context)
+    return web.render_page(request, "staff/tickets/list.html", context)
 
 
 @staff_view
@@ -368,14 +281,16 @@ def ticket_new(request: StaffRequest) -> HttpResponse:
             try:
                 ticket = services.ticket_create(by=user, **form.cleaned_data)
             except DomainError as exc:
-                add_domain_errors(form, exc)
+                web.add_domain_errors(form, exc)
                 status = exc.http_status
             else:
                 messages.success(request, f"{ticket.key} created.")
                 return redirect("staff:ticket_detail", ref=ticket.key)
         else:
             status = 400
-    return _page(request, "staff/tickets/new.html", {"nav": "tickets", "form": form}, status)
+    return web.render_page(
+        request, "staff/tickets/new.html", {"nav": "tickets", "form": form}, status
+    )
 
 
 @dataclass
@@ -411,7 +326,7 @@ def _ticket_page(
     request: StaffRequest,
     ref: str,
     *,
-    refused: Refusal | None = None,
+    refused: web.Refusal | None = None,
     comment_form: CommentForm | None = None,
     assign_form: AssignForm | None = None,
     attach_form: AttachForm | None = None,
@@ -419,7 +334,7 @@ def _ticket_page(
 ) -> HttpResponse:
     user = request.user
     ticket = _ticket(user, ref)
-    meta = _meta(Ticket)
+    meta = web.transition_meta(Ticket)
     stream = [
         Entry(at=c.created, kind="comment", actor=c.author, obj=c, text=c.body)
         for c in comments_visible_to(user)
@@ -464,7 +379,7 @@ def _ticket_page(
         "diagram": diagram_svg.render(Ticket, ticket.status),
         "transition_url": "staff:ticket_transition",
     }
-    return _page(request, "staff/tickets/detail.html", context, status)
+    return web.render_page(request, "staff/tickets/detail.html", context, status)
 
 
 def _may(subject: Any, name: str, user: User, **params: Any) -> bool:
@@ -492,22 +407,24 @@ def ticket_detail(request: StaffRequest, ref: str) -> HttpResponse:
 @staff_view
 def ticket_comment(request: StaffRequest, ref: str) -> HttpResponse:
     ticket = access_ticket(request.user, ref)
-    form = CommentForm(request.POST)
-    if not form.is_valid():
-        return _ticket_page(request, ref, comment_form=form, status=400)
-    try:
-        comment = services.ticket_comment(
-            ticket=ticket.pk,
-            by=request.user,
-            body=form.cleaned_data["body"],
-            public=not form.cleaned_data["internal"],
+
+    def posted(comment: TicketComment) -> HttpResponse:
+        url = reverse("staff:ticket_detail", args=[ticket.key])
+        return web.succeed(
+            request,
+            "Internal note added." if not comment.public else "Comment posted.",
+            f"{url}?posted={comment.pk}#comment-{comment.pk}",
         )
-    except DomainError as exc:
-        add_domain_errors(form, exc, aliases={"body": "body"})
-        return _ticket_page(request, ref, comment_form=form, status=exc.http_status)
-    messages.success(request, "Internal note added." if not comment.public else "Comment posted.")
-    url = reverse("staff:ticket_detail", args=[ticket.key])
-    return redirect(f"{url}?posted={comment.pk}#comment-{comment.pk}")
+
+    return web.submit(
+        CommentForm(request.POST),
+        lambda data: services.ticket_comment(
+            ticket=ticket.pk, by=request.user, body=data["body"], public=not data["internal"]
+        ),
+        again=lambda form, status: _ticket_page(request, ref, comment_form=form, status=status),
+        then=posted,
+        aliases={"body": "body"},
+    )
 
 
 @require_POST
@@ -517,19 +434,19 @@ def ticket_assign(request: StaffRequest, ref: str) -> HttpResponse:
     data = request.POST.copy()
     if "assign_to_me" in data:
         data["assignee"] = str(request.user.pk)
-    form = AssignForm(data)
-    if not form.is_valid():
-        return _ticket_page(request, ref, assign_form=form, status=400)
-    try:
-        ticket = services.ticket_assign(
-            ticket=ticket.pk, by=request.user, assignee=form.cleaned_data["assignee"]
-        )
-    except DomainError as exc:
-        add_domain_errors(form, exc)
-        return _ticket_page(request, ref, assign_form=form, status=exc.http_status)
-    who = ticket.assignee.get_username() if ticket.assignee else "nobody"
-    messages.success(request, f"{ticket.key} is assigned to {who}.")
-    return redirect("staff:ticket_detail", ref=ticket.key)
+
+    def assigned(ticket: Ticket) -> HttpResponse:
+        who = ticket.assignee.get_username() if ticket.assignee else "nobody"
+        return web.succeed(request, f"{ticket.key} is assigned to {who}.", _ticket_url(ticket.key))
+
+    return web.submit(
+        AssignForm(data),
+        lambda data: services.ticket_assign(
+            ticket=ticket.pk, by=request.user, assignee=data["assignee"]
+        ),
+        again=lambda form, status: _ticket_page(request, ref, assign_form=form, status=status),
+        then=assigned,
+    )
 
 
 @require_POST
@@ -537,21 +454,25 @@ def ticket_assign(request: StaffRequest, ref: str) -> HttpResponse:
 def ticket_attach(request: StaffRequest, ref: str) -> HttpResponse:
     user = request.user
     ticket = access_ticket(user, ref)
-    form = AttachForm(request.POST, changes=_changes_to_attach_to(user, ticket))
-    if not form.is_valid():
-        return _ticket_page(request, ref, attach_form=form, status=400)
-    change = form.cleaned_data["change"]
-    try:
+
+    def attach(data: dict[str, Any]) -> Change:
+        change: Change = data["change"]
         services.change_set_tickets(
             change=change.pk,
             by=user,
             tickets=[*change.tickets.values_list("pk", flat=True), ticket.pk],
         )
-    except DomainError as exc:
-        add_domain_errors(form, exc, aliases={"tickets": "change"})
-        return _ticket_page(request, ref, attach_form=form, status=exc.http_status)
-    messages.success(request, f"{ticket.key} is attached to {change.key}.")
-    return redirect("staff:ticket_detail", ref=ticket.key)
+        return change
+
+    return web.submit(
+        AttachForm(request.POST, changes=_changes_to_attach_to(user, ticket)),
+        attach,
+        again=lambda form, status: _ticket_page(request, ref, attach_form=form, status=status),
+        then=lambda change: web.succeed(
+            request, f"{ticket.key} is attached to {change.key}.", _ticket_url(ticket.key)
+        ),
+        aliases={"tickets": "change"},
+    )
 
 
 @require_POST
@@ -559,17 +480,16 @@ def ticket_attach(request: StaffRequest, ref: str) -> HttpResponse:
 def ticket_transition(request: StaffRequest, ref: str, name: str) -> HttpResponse:
     user = request.user
     ticket = access_ticket(user, ref)
-    refused = _take_transition(
-        request,
-        Ticket,
-        name,
-        lambda **kw: services.ticket_transition(ticket=ticket.pk, by=user, name=name, **kw),
-    )
+    refused = web.take_transition(TransitionForm(request.POST), ticket, name, by=user)
     if refused is not None:
         return _ticket_page(request, ref, refused=refused, status=refused.status)
     ticket.refresh_from_db()
     _done(request, Ticket, name, ticket)
     return redirect("staff:ticket_detail", ref=ticket.key)
+
+
+def _ticket_url(key: str) -> str:
+    return reverse("staff:ticket_detail", args=[key])
 
 
 # --------------------------------------------------------------------------- changes
@@ -606,11 +526,11 @@ def change_list(request: StaffRequest) -> HttpResponse:
     filters = ChangeFilter(request.GET or None, queryset=qs, user=user)
     sort = request.GET.get("sort") or "-updated"
     rows = filters.qs if filters.is_bound else qs
-    page = _paginate(request, rows.order_by(*CHANGE_SORTS.get(sort, CHANGE_SORTS["-updated"])))
+    page = web.paginate(request, rows.order_by(*CHANGE_SORTS.get(sort, CHANGE_SORTS["-updated"])))
     context = {"nav": "changes", "filters": filters, "page": page}
     if request.htmx and request.htmx.target == "change-results":
-        return _page(request, "staff/changes/_results.html", context)
-    return _page(request, "staff/changes/list.html", context)
+        return web.render_page(request, "staff/changes/_results.html", context)
+    return web.render_page(request, "staff/changes/list.html", context)
 
 
 @staff_view
@@ -641,8 +561,8 @@ def change_board(request: StaffRequest) -> HttpResponse:
         by_status[change.status]["cards"].append(change)
     context = {"nav": "board", "filters": filters, "columns": columns, "limit": BOARD_CARDS}
     if request.htmx and request.htmx.target == "board":
-        return _page(request, "staff/changes/_board.html", context)
-    return _page(request, "staff/changes/board.html", context)
+        return web.render_page(request, "staff/changes/_board.html", context)
+    return web.render_page(request, "staff/changes/board.html", context)
 
 
 @staff_view
@@ -668,7 +588,7 @@ def change_new(request: StaffRequest) -> HttpResponse:
                     source_ticket=source.pk if source else None,
                 )
             except DomainError as exc:
-                add_domain_errors(form, exc, aliases={"source_ticket": "source"})
+                web.add_domain_errors(form, exc, aliases={"source_ticket": "source"})
                 status = exc.http_status
             else:
                 messages.success(request, f"{change.key} created as a draft: write its sections.")
@@ -676,7 +596,7 @@ def change_new(request: StaffRequest) -> HttpResponse:
         else:
             status = 400
     context = {"nav": "changes", "form": form, "source": source}
-    return _page(request, "staff/changes/new.html", context, status)
+    return web.render_page(request, "staff/changes/new.html", context, status)
 
 
 def _change(user: User, ref: str, *, full: bool = True) -> Change:
@@ -718,7 +638,7 @@ EDIT_BURST = timedelta(minutes=2)
 def _timeline(user: User, change: Change) -> list[Entry]:
     """Transitions and section edits, newest first; the edits one person saved together
     (in one editor save, or within a couple of minutes) read as one entry."""
-    meta = _meta(Change)
+    meta = web.transition_meta(Change)
     entries = [
         Entry(
             at=log.at,
@@ -769,7 +689,7 @@ def _change_page(
     request: StaffRequest,
     ref: str,
     *,
-    refused: Refusal | None = None,
+    refused: web.Refusal | None = None,
     window_form: WindowForm | None = None,
     item_forms: dict[int, ChecklistItemForm] | None = None,
     result_forms: dict[int, ScenarioResultForm] | None = None,
@@ -799,7 +719,9 @@ def _change_page(
         "incomplete": {n: problem for n, _, problem in change.incomplete_sections()},
         "components": components,
         "options": options,
-        "describe": {name: m.get("describe", "") for name, m in _meta(Change).items()},
+        "describe": {
+            name: m.get("describe", "") for name, m in web.transition_meta(Change).items()
+        },
         "refused": refused,
         "panel": approvals_panel(change=change),
         "my_roles": my_roles,
@@ -840,7 +762,7 @@ def _change_page(
         "resolution_choices": Resolution.choices,
         "transition_url": "staff:change_transition",
     }
-    return _page(request, "staff/changes/detail.html", context, status)
+    return web.render_page(request, "staff/changes/detail.html", context, status)
 
 
 @staff_view
@@ -853,12 +775,7 @@ def change_detail(request: StaffRequest, ref: str) -> HttpResponse:
 def change_transition(request: StaffRequest, ref: str, name: str) -> HttpResponse:
     user = request.user
     change = access_change(user, ref)
-    refused = _take_transition(
-        request,
-        Change,
-        name,
-        lambda **kw: services.change_transition(change=change.pk, by=user, name=name, **kw),
-    )
+    refused = web.take_transition(TransitionForm(request.POST), change, name, by=user)
     if refused is not None:
         return _change_page(request, ref, refused=refused, status=refused.status)
     change.refresh_from_db()
@@ -866,28 +783,27 @@ def change_transition(request: StaffRequest, ref: str, name: str) -> HttpRespons
     return redirect("staff:change_detail", ref=change.key)
 
 
+def _change_url(key: str, anchor: str) -> str:
+    return reverse("staff:change_detail", args=[key]) + f"#{anchor}"
+
+
 @require_POST
 @staff_view
 def change_window(request: StaffRequest, ref: str) -> HttpResponse:
     user = request.user
     change = access_change(user, ref)
-    form = WindowForm(request.POST)
-    if not form.is_valid():
-        return _change_page(request, ref, window_form=form, status=400)
-    try:
-        change = services.change_propose_window(
-            change=change.pk,
-            by=user,
-            start=form.cleaned_data["start"],
-            end=form.cleaned_data["end"],
-        )
-    except DomainError as exc:
-        add_domain_errors(form, exc)
-        return _change_page(request, ref, window_form=form, status=exc.http_status)
-    messages.success(
-        request, f"Window proposed for {change.key}; the other side is asked to agree it."
+    return web.submit(
+        WindowForm(request.POST),
+        lambda data: services.change_propose_window(
+            change=change.pk, by=user, start=data["start"], end=data["end"]
+        ),
+        again=lambda form, status: _change_page(request, ref, window_form=form, status=status),
+        then=lambda change: web.succeed(
+            request,
+            f"Window proposed for {change.key}; the other side is asked to agree it.",
+            _change_url(change.key, "window"),
+        ),
     )
-    return redirect(reverse("staff:change_detail", args=[change.key]) + "#window")
 
 
 @require_POST
@@ -895,22 +811,20 @@ def change_window(request: StaffRequest, ref: str) -> HttpResponse:
 def change_checklist_item(request: StaffRequest, ref: str, item: int) -> HttpResponse:
     user = request.user
     change = access_change(user, ref)
-    form = ChecklistItemForm(request.POST, prefix=f"i{item}")
-    if not form.is_valid():
-        return _change_page(request, ref, item_forms={item: form}, status=400)
-    try:
-        found = services.checklist_item_update(
-            item=item,
-            by=user,
-            change=change.pk,
-            state=form.cleaned_data["state"],
-            reason=form.cleaned_data["reason"],
-        )
-    except DomainError as exc:
-        add_domain_errors(form, exc)
-        return _change_page(request, ref, item_forms={item: form}, status=exc.http_status)
-    messages.success(request, f"Checklist: {found.label} is {found.get_state_display()}.")
-    return redirect(reverse("staff:change_detail", args=[change.key]) + "#section-9")
+    return web.submit(
+        ChecklistItemForm(request.POST, prefix=f"i{item}"),
+        lambda data: services.checklist_item_update(
+            item=item, by=user, change=change.pk, state=data["state"], reason=data["reason"]
+        ),
+        again=lambda form, status: _change_page(
+            request, ref, item_forms={item: form}, status=status
+        ),
+        then=lambda found: web.succeed(
+            request,
+            f"Checklist: {found.label} is {found.get_state_display()}.",
+            _change_url(change.key, "section-9"),
+        ),
+    )
 
 
 @require_POST
@@ -918,22 +832,20 @@ def change_checklist_item(request: StaffRequest, ref: str, item: int) -> HttpRes
 def change_scenario_result(request: StaffRequest, ref: str, scenario: int) -> HttpResponse:
     user = request.user
     change = access_change(user, ref)
-    form = ScenarioResultForm(request.POST, prefix=f"s{scenario}")
-    if not form.is_valid():
-        return _change_page(request, ref, result_forms={scenario: form}, status=400)
-    try:
-        found = services.scenario_record_result(
-            scenario=scenario,
-            by=user,
-            change=change.pk,
-            result=form.cleaned_data["result"],
-            note=form.cleaned_data["note"],
-        )
-    except DomainError as exc:
-        add_domain_errors(form, exc)
-        return _change_page(request, ref, result_forms={scenario: form}, status=exc.http_status)
-    messages.success(request, f"Scenario #{found.position}: {found.get_result_display()}.")
-    return redirect(reverse("staff:change_detail", args=[change.key]) + "#section-8")
+    return web.submit(
+        ScenarioResultForm(request.POST, prefix=f"s{scenario}"),
+        lambda data: services.scenario_record_result(
+            scenario=scenario, by=user, change=change.pk, result=data["result"], note=data["note"]
+        ),
+        again=lambda form, status: _change_page(
+            request, ref, result_forms={scenario: form}, status=status
+        ),
+        then=lambda found: web.succeed(
+            request,
+            f"Scenario #{found.position}: {found.get_result_display()}.",
+            _change_url(change.key, "section-8"),
+        ),
+    )
 
 
 # --------------------------------------------------------------------------- editor
@@ -1024,7 +936,7 @@ class Editor:
         elif fields & {"state", "reason"}:
             self.checklist.add_error(None, exc.message)
         else:
-            add_domain_errors(self.sections, exc)
+            web.add_domain_errors(self.sections, exc)
 
     def errors(self) -> list[tuple[str, str]]:
         """(anchor, message) for the error summary at the top of the page."""
@@ -1142,7 +1054,7 @@ def change_edit(request: StaffRequest, ref: str) -> HttpResponse:
             change=change, round=change.approval_round, decision=Decision.APPROVED
         ).exists(),
     }
-    return _page(request, "staff/changes/edit.html", context, status)
+    return web.render_page(request, "staff/changes/edit.html", context, status)
 
 
 @staff_view
@@ -1153,7 +1065,7 @@ def change_ticket_candidates(request: StaffRequest, ref: str) -> HttpResponse:
     search = request.GET.get("ticket_search", "")
     ticked = {int(v) for v in request.GET.getlist("tickets") if v.isdigit()}
     _, rows = _ticket_rows(user, change, [], ticked, search)
-    return _page(
+    return web.render_page(
         request,
         "staff/changes/_ticket_candidates.html",
         {"change": change, "candidate_rows": rows, "ticket_search": search},
@@ -1180,7 +1092,7 @@ def workflows(request: StaffRequest) -> HttpResponse:
             },
         ],
     }
-    return _page(request, "staff/workflows.html", context)
+    return web.render_page(request, "staff/workflows.html", context)
 
 
 # --------------------------------------------------------------------------- API tokens
@@ -1188,7 +1100,7 @@ def workflows(request: StaffRequest) -> HttpResponse:
 TOKEN_LIFETIMES = {"7": 7, "30": 30, "90": 90}  # days
 
 
-@signed_in
+@web.signed_in
 def api_tokens(request: AuthenticatedRequest) -> HttpResponse:
     """A user's own API tokens (django-rest-knox): create one (its key is shown once, in
     this response only, and stored hashed), see when each was made and expires, revoke."""
@@ -1211,7 +1123,7 @@ def api_tokens(request: AuthenticatedRequest) -> HttpResponse:
         _token, created_key = AuthToken.objects.create(user=user, expiry=timedelta(days=days))
         status = 201
     tokens = AuthToken.objects.filter(user=user).order_by("-created")
-    response = _page(
+    response = web.render_page(
         request,
         "registration/api_tokens.html",
         {

@@ -13,8 +13,8 @@ from django.urls import reverse
 from notifications.models import Delivery, Notification, NotificationKind
 from tests.factories import ChangeFactory, ContactFactory, TicketFactory
 from tickets import portal_urls
+from tickets.middleware import user_zone
 from tickets.models import TestScenario
-from tickets.portal import display_zone
 
 PAGES = [
     "/portal/",
@@ -116,6 +116,6 @@ def test_no_element_id_repeats_on_a_change_page(cast, alice_client, status, perf
 
 def test_the_timezone_falls_back_to_the_organisations(cast) -> None:
     cast.alice.timezone = "America/Chicago"
-    assert str(display_zone(cast.alice)) == "America/Chicago"
+    assert str(user_zone(cast.alice)) == "America/Chicago"
     cast.alice.timezone = ""
-    assert str(display_zone(cast.alice)) == cast.acme.timezone == "Europe/Paris"
+    assert str(user_zone(cast.alice)) == cast.acme.timezone == "Europe/Paris"

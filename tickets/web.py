@@ -1,0 +1,184 @@
+"""What the two HTML front ends share: the staff workspace (`views.py`) and the customer
+portal (`portal.py`).
+
+Plumbing only: who may enter a front end, pages and pagination, and the translation of a
+posted form into one service call whose `DomainError` comes back onto the form (or, for a
+transition, next to its button). No business rule lives here; the services decide.
+The active timezone is the middleware's (`tickets.middleware.UserTimezoneMiddleware`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import wraps
+from typing import Any, TypeVar
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.core.paginator import Page, Paginator
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+
+from . import services, workflow
+from .errors import DomainError, NotVisible
+from .models import Change, Ticket, User
+
+PAGE_SIZE = 25
+
+F = TypeVar("F", bound=forms.BaseForm)
+T = TypeVar("T")
+View = Callable[..., HttpResponse]
+
+
+# --------------------------------------------------------------------------- access
+
+
+def signed_in(view: View) -> View:
+    """Any signed-in user; an anonymous one is sent to the login."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def front_end(*, admits: Callable[[User], bool], elsewhere: str) -> Callable[[View], View]:
+    """A front end's views: a signed-in user it `admits` (any other goes `elsewhere`, a URL
+    or URL name); an object the user may not see is a 404, as the selectors say."""
+
+    def decorator(view: View) -> View:
+        @wraps(view)
+        @signed_in
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not admits(request.user):  # type: ignore[arg-type]
+                return redirect(elsewhere)
+            try:
+                return view(request, *args, **kwargs)
+            except NotVisible as exc:
+                raise Http404(exc.message) from exc
+
+        return wrapper
+
+    return decorator
+
+
+# --------------------------------------------------------------------------- pages
+
+
+def render_page(
+    request: HttpRequest, template: str, context: dict[str, Any], status: int = 200
+) -> HttpResponse:
+    """The page, with the name of the timezone its dates are shown in."""
+    context.setdefault("zone_name", str(timezone.get_current_timezone()))
+    return render(request, template, context, status=status)
+
+
+def paginate(request: HttpRequest, qs: QuerySet) -> Page:
+    return Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+def transition_meta(model: type) -> dict[str, dict[str, Any]]:
+    """Each transition's `custom` (label, needs, describe, ...) by name, from the model's
+    table."""
+    return {t.name: t.custom for t in workflow.transitions_of(model)}
+
+
+def succeed(request: HttpRequest, message: str, to: str) -> HttpResponse:
+    """After a POST that worked: say what happened, then go to the page `to` (a URL)."""
+    messages.success(request, message)
+    return redirect(to)
+
+
+# --------------------------------------------------------------------------- forms
+
+
+def add_domain_errors(
+    form: forms.BaseForm, error: DomainError, *, aliases: dict[str, str] | None = None
+) -> None:
+    """Attach a refusal to a form: each field the form has gets its messages (`aliases`
+    maps a service's field name onto the form's), and the sentence itself becomes a
+    form-wide error."""
+    aliases = aliases or {}
+    for name, errors in error.fields.items():
+        name = aliases.get(name, name)
+        if name in form.fields:
+            for message in errors:
+                form.add_error(name, message)
+    form.add_error(None, error.message)
+
+
+def submit(
+    form: F,
+    action: Callable[[dict[str, Any]], T],
+    *,
+    again: Callable[[F, int], HttpResponse],
+    then: Callable[[T], HttpResponse],
+    aliases: dict[str, str] | None = None,
+) -> HttpResponse:
+    """A posted form, translated into one service call: `action(cleaned_data)`, then
+    `then(its result)`. A form of the wrong shape (400), or one the domain refuses (the
+    error's status, its messages on the form), is shown `again` as typed."""
+    if not form.is_valid():
+        return again(form, 400)
+    try:
+        result = action(form.cleaned_data)
+    except DomainError as exc:
+        add_domain_errors(form, exc, aliases=aliases)
+        return again(form, exc.http_status)
+    return then(result)
+
+
+# --------------------------------------------------------------------------- transitions
+
+
+@dataclass
+class Refusal:
+    """A refused step, in the shape `includes/transitions.html` shows next to its button
+    (with what was typed and chosen, so nothing is lost)."""
+
+    name: str
+    message: str
+    status: int = 400
+    fields: dict[str, list[str]] = field(default_factory=dict)
+    comment: str = ""
+    resolution: str = ""
+
+
+def take_transition(
+    form: forms.BaseForm, subject: Ticket | Change, name: str, *, by: User
+) -> Refusal | None:
+    """Take step `name` on `subject` through its service, with the posted comment and the
+    inputs the step's table entry needs, of those the front end's transition `form` takes
+    (only those: a stray field never reaches a transition method); the refusal if the
+    domain says no."""
+    form.is_valid()  # every field is optional: the domain says what is missing
+    data = form.cleaned_data
+    comment = data.get("comment", "")
+    needs = transition_meta(type(subject)).get(name, {}).get("needs", ())
+    params = {n: data.get(n) or "" for n in needs if n != "comment" and n in form.fields}
+    try:
+        if isinstance(subject, Change):
+            services.change_transition(
+                change=subject.pk, by=by, name=name, comment=comment, **params
+            )
+        else:
+            services.ticket_transition(
+                ticket=subject.pk, by=by, name=name, comment=comment, **params
+            )
+    except DomainError as exc:
+        return Refusal(
+            name=name,
+            message=exc.message,
+            status=exc.http_status,
+            fields=exc.fields,
+            comment=comment,
+            resolution=data.get("resolution") or "",
+        )
+    return None
