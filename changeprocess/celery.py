@@ -9,6 +9,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "changeprocess.settings.local")
 app = Celery("changeprocess")
 # Every CELERY_* Django setting configures Celery (CELERY_BROKER_URL -> broker_url, ...).
 app.config_from_object("django.conf:settings", namespace="CELERY")
+# Finds notifications/tasks.py (sending, reminders, the sweep); beat's schedule for them is
+# CELERY_BEAT_SCHEDULE in settings/base.py.
 app.autodiscover_tasks()
 
 

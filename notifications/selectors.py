@@ -1,0 +1,93 @@
+"""Reads of communications and notices.
+
+`communications_for_change` expects a change the caller already fetched for the user
+(`tickets.selectors.access_change`): visibility is decided there. `notices_for` scopes by
+itself: a user's own notices, and for a customer only those of their organisation.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet
+
+from tickets.models import EDITABLE, Change, User
+
+from .models import Delivery, DeliveryState, Notification, NotificationKind
+
+# Failed recipients listed per communication; the counts cover all of them.
+FAILURES_SHOWN = 20
+
+
+def communications_for_change(
+    *, change: Change, include_notices: bool = False
+) -> QuerySet[Notification]:
+    """Every communication queued or sent for the change, newest first, each with
+    `n_pending` (pending or being sent), `n_sent`, `n_failed` and `failures_shown` (up to
+    FAILURES_SHOWN failed deliveries with their reason). Two queries whatever the number
+    of communications and recipients.
+
+    Outage communications only, unless `include_notices`: action notices are addressed to
+    people, not to the customer's end users."""
+    failures = Delivery.objects.filter(state=DeliveryState.FAILED).order_by("id")[:FAILURES_SHOWN]
+    qs = Notification.objects.filter(change=change)
+    if not include_notices:
+        qs = qs.exclude(kind=NotificationKind.ACTION)
+    return (
+        qs.annotate(
+            n_pending=Count(
+                "deliveries",
+                filter=Q(deliveries__state__in=[DeliveryState.PENDING, DeliveryState.SENDING]),
+            ),
+            n_sent=Count("deliveries", filter=Q(deliveries__state=DeliveryState.SENT)),
+            n_failed=Count("deliveries", filter=Q(deliveries__state=DeliveryState.FAILED)),
+        )
+        .prefetch_related(Prefetch("deliveries", queryset=failures, to_attr="failures_shown"))
+        .order_by("-created", "-id")
+    )
+
+
+def notices_for(user: Any) -> QuerySet[Delivery]:
+    """The action notices addressed to `user`, newest first (for a customer, only those
+    about their organisation's tickets and changes). Each row has `subject`, `body`,
+    `created`, `read_at` and `notification` (with its change or ticket)."""
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return Delivery.objects.none()
+    qs = Delivery.objects.filter(user=user, notification__kind=NotificationKind.ACTION)
+    if user.kind == User.Kind.CUSTOMER:
+        org = user.organization_id
+        qs = qs.filter(
+            Q(notification__change__organization_id=org)
+            | Q(notification__ticket__organization_id=org)
+        )
+    return qs.select_related(
+        "notification", "notification__change", "notification__ticket"
+    ).order_by("-created", "-id")
+
+
+def unread_notice_count(user: Any) -> int:
+    return notices_for(user).filter(read_at__isnull=True).count()
+
+
+def changes_due_for_reminder(*, now: datetime, lead: timedelta) -> QuerySet[Change]:
+    """Changes with an agreed outage window that starts within `lead` of `now`, that was
+    agreed before the lead time began (otherwise the announcement itself came late enough
+    to be the reminder), still to be performed, and without a reminder for that window."""
+    reminded = Notification.objects.filter(
+        change=OuterRef("pk"),
+        kind=NotificationKind.REMINDER,
+        window_start=OuterRef("window_start"),
+    )
+    return (
+        Change.objects.filter(
+            outage_expected=True,
+            status__in=EDITABLE,
+            window_agreed_at__isnull=False,
+            window_start__gt=now,
+            window_start__lte=now + lead,
+            window_agreed_at__lt=F("window_start") - lead,
+        )
+        .exclude(Exists(reminded))
+        .order_by("window_start", "pk")
+    )
