@@ -228,6 +228,14 @@ class TicketCreateForm(forms.Form):
         _choices_from(self, "organization", organizations_visible_to(user))
 
 
+class TicketEditForm(forms.Form):
+    # Not required here: an empty title is the domain's to refuse, in its own words.
+    title = forms.CharField(max_length=200, label="Title", required=False)
+    type = forms.ChoiceField(choices=TicketType.choices)
+    priority = forms.ChoiceField(choices=Priority.choices)
+    description = TextArea(label="Description", rows=8)
+
+
 class CommentForm(forms.Form):
     body = TextArea(label="Your comment", required=True, rows=4)
     internal = forms.BooleanField(

@@ -9,9 +9,12 @@ app_name = "staff"
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
+    path("notices/read/", views.notices_read, name="notices_read"),
+    path("notices/<int:notice>/read/", views.notice_read, name="notice_read"),
     path("tickets/", views.ticket_list, name="ticket_list"),
     path("tickets/new/", views.ticket_new, name="ticket_new"),
     path("tickets/<str:ref>/", views.ticket_detail, name="ticket_detail"),
+    path("tickets/<str:ref>/edit/", views.ticket_edit, name="ticket_edit"),
     path("tickets/<str:ref>/comment/", views.ticket_comment, name="ticket_comment"),
     path("tickets/<str:ref>/assign/", views.ticket_assign, name="ticket_assign"),
     path("tickets/<str:ref>/attach/", views.ticket_attach, name="ticket_attach"),

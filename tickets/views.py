@@ -49,6 +49,7 @@ from .forms import (
     ScenarioFormSet,
     ScenarioResultForm,
     TicketCreateForm,
+    TicketEditForm,
     TicketFilter,
     TransitionForm,
     WindowForm,
@@ -227,6 +228,29 @@ def _notices(user: User) -> dict[str, Any]:
     }
 
 
+@require_POST
+@staff_view
+def notice_read(request: StaffRequest, notice: int) -> HttpResponse:
+    """One of the user's own notices, marked read (anyone else's is a 404)."""
+    from notifications.services import notice_mark_read
+
+    notice_mark_read(user=request.user, notice=notice)
+    return redirect(f"{reverse('staff:dashboard')}#h-notices")
+
+
+@require_POST
+@staff_view
+def notices_read(request: StaffRequest) -> HttpResponse:
+    from notifications.services import notices_mark_all_read
+
+    count = notices_mark_all_read(user=request.user)
+    return web.succeed(
+        request,
+        f"{count} notice{'' if count == 1 else 's'} marked as read.",
+        f"{reverse('staff:dashboard')}#h-notices",
+    )
+
+
 # --------------------------------------------------------------------------- tickets
 
 PRIORITY_RANK = Case(
@@ -401,6 +425,27 @@ def _changes_to_attach_to(user: User, ticket: Ticket) -> QuerySet[Change]:
 @staff_view
 def ticket_detail(request: StaffRequest, ref: str) -> HttpResponse:
     return _ticket_page(request, ref)
+
+
+@staff_view
+def ticket_edit(request: StaffRequest, ref: str) -> HttpResponse:
+    """Title, description, type and priority, through `services.ticket_update`."""
+    user = request.user
+    ticket = _ticket(user, ref)
+
+    def again(form: TicketEditForm, status: int) -> HttpResponse:
+        context = {"nav": "tickets", "ticket": ticket, "form": form}
+        return web.render_page(request, "staff/tickets/edit.html", context, status)
+
+    if request.method != "POST":
+        fields = ("title", "description", "type", "priority")
+        return again(TicketEditForm(initial={f: getattr(ticket, f) for f in fields}), 200)
+    return web.submit(
+        TicketEditForm(request.POST),
+        lambda data: services.ticket_update(ticket=ticket.pk, by=user, **data),
+        again=again,
+        then=lambda saved: web.succeed(request, f"{saved.key} saved.", _ticket_url(saved.key)),
+    )
 
 
 @require_POST
