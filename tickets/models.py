@@ -766,6 +766,20 @@ class Change(ConcurrentTransitionMixin, models.Model):
         return self.status in EDITABLE
 
     @property
+    def accepts_test_results(self) -> bool:
+        """Scenario results are recorded while the change is in testing, and only then."""
+        return self.status == self.S.IN_TESTING
+
+    def edits_dismiss_approvals(self) -> bool:
+        """Whether editing a section now would dismiss approvals given to the old text:
+        any approval of the current round, or a status only approvals lead to."""
+        if self.status == self.S.DRAFT:
+            return False
+        if self.status != self.S.AWAITING_APPROVAL:
+            return True
+        return self.approvals.filter(round=self.approval_round, decision="approved").exists()
+
+    @property
     def waiting_on(self) -> str | None:
         """Who must act next: 'customer', 'provider', or None once closed or cancelled."""
         if self.status in (self.S.DONE, self.S.CANCELLED):

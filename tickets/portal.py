@@ -462,7 +462,7 @@ def _change_page(
             "components": components,
             "tickets": tickets,
             "scenarios": scenarios,
-            "testing": change.status == Change.S.IN_TESTING,
+            "testing": change.accepts_test_results,
             "checklist": checklist,
             "checklist_open": change.is_editable and change.performer == Performer.CUSTOMER,
             # While the customer may perform it, the checks are what stands in the way.

@@ -254,11 +254,7 @@ def _sections_edited(
     if not rows:
         return []
     SectionEdit.objects.bulk_create(rows)
-    approved_already = change.status != Change.S.DRAFT and (
-        change.status != Change.S.AWAITING_APPROVAL
-        or change.approvals.filter(round=change.approval_round, decision="approved").exists()
-    )
-    if approved_already:
+    if change.edits_dismiss_approvals():
         sections = sorted({r.section for r in rows})
         names = ", ".join(f"{n}. {SECTIONS[n][0]}" for n in sections)
         _take(
@@ -625,7 +621,7 @@ def scenario_record_result(
     found = _access_scenario(by, scenario, change)
     obj = access_change(by, found.change_id, lock=True)
     result = _choice(result, ScenarioResult, "result")
-    if obj.status != Change.S.IN_TESTING:
+    if not obj.accepts_test_results:
         raise WrongState(
             f"Results are recorded while the change is In testing; {obj.key} is "
             f"{obj.get_status_display()}."

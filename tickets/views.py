@@ -792,7 +792,7 @@ def _change_page(
         ],
         # Results are recorded while the change is in testing, the checklist while it can
         # still be edited; the services refuse anything else with their reason.
-        "recording_results": change.status == ChangeStatus.IN_TESTING,
+        "recording_results": change.accepts_test_results,
         "checklist_open": change.is_editable,
         "window_form": window_form
         or WindowForm(
@@ -1094,10 +1094,7 @@ def change_edit(request: StaffRequest, ref: str) -> HttpResponse:
         "candidate_rows": candidate_rows,
         "ticket_search": search,
         "submit_option": submit,
-        "approvals_given": change.status != ChangeStatus.DRAFT
-        and Approval.objects.filter(
-            change=change, round=change.approval_round, decision=Decision.APPROVED
-        ).exists(),
+        "approvals_given": change.edits_dismiss_approvals(),
     }
     return web.render_page(request, "staff/changes/edit.html", context, status)
 
