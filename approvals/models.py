@@ -2,25 +2,47 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from . import rules
+
 
 class ApprovalRole(models.TextChoices):
-    QA = "qa", "QA"  # provider Quality Assurance
-    PEER = "peer", "Peer"  # any provider engineer other than the author (four eyes)
-    OPERATIONS = "operations", "Operations"  # provider operations management
-    BUSINESS = "business", "Business"  # the customer's validation (§2.1)
+    QA = rules.QA, "QA"  # provider Quality Assurance
+    PEER = rules.PEER, "Peer"  # any provider engineer other than the author (four eyes)
+    OPERATIONS = rules.OPERATIONS, "Operations"  # provider operations management
+    BUSINESS = rules.BUSINESS, "Business"  # the customer's validation (§2.1)
 
 
-PROVIDER_ROLES = (ApprovalRole.QA, ApprovalRole.PEER, ApprovalRole.OPERATIONS)
+PROVIDER_ROLES = tuple(ApprovalRole(r) for r in rules.ROUND_ROLES)
 
 
 class Decision(models.TextChoices):
     APPROVED = "approved", "Approved"
     REJECTED = "rejected", "Rejected"
+
+
+class ApprovalQuerySet(models.QuerySet["Approval"]):
+    def current(self, change: Any) -> ApprovalQuerySet:
+        """The approvals that count now: approved, in the change's current round."""
+        return self.filter(change=change, round=change.approval_round, decision=Decision.APPROVED)
+
+    def given(self, change: Any) -> list[rules.Given]:
+        """The current round's approvals as the rules read them (one query)."""
+        return rules.given_from(self.current(change).select_related("by"))
+
+    def close_round(self, change: Any, *, reason: str) -> None:
+        """End the change's round: its approvals stay for the record, dismissed. The
+        caller holds the change's row lock and saves the change."""
+        self.filter(change=change, round=change.approval_round, dismissed_at__isnull=True).update(
+            dismissed_at=timezone.now(), dismissed_reason=reason[:300]
+        )
+        change.approval_round += 1
 
 
 class Approval(models.Model):
@@ -40,6 +62,8 @@ class Approval(models.Model):
     comment = models.TextField(blank=True)
     dismissed_at = models.DateTimeField(null=True, blank=True)
     dismissed_reason = models.CharField(max_length=300, blank=True)
+
+    objects = ApprovalQuerySet.as_manager()
 
     class Meta:
         ordering = ["round", "at", "id"]

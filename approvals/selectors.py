@@ -1,14 +1,37 @@
-"""Reads of approvals, always through the change's visibility."""
+"""Reads of approvals, always through the change's visibility (the caller fetched the
+change for the user). Who may approve is `approvals.rules`; these only gather its input."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from . import rules
 from .models import Approval, ApprovalRole, Decision
 
 if TYPE_CHECKING:
     from tickets.models import Change
+
+
+def current_approvals(*, change: Change) -> list[Approval]:
+    """The approvals that count now: approved, in the change's current round."""
+    return list(Approval.objects.current(change).select_related("by"))
+
+
+def approval_roles_open_to(
+    *, change: Change, user: Any, given: list[Approval] | None = None
+) -> list[str]:
+    """The roles this user may still approve in the current round. `given`: the change's
+    `current_approvals`, when a list of many changes has read them in bulk."""
+    rows = current_approvals(change=change) if given is None else given
+    return rules.roles_open(user, author_id=change.author_id, given=rules.given_from(rows))
+
+
+def approval_refusal(*, change: Change, user: Any, role: str | None = None) -> str:
+    """Why this user may not approve (in `role`, if named) now, naming the rule."""
+    return rules.refusal(
+        user, author_id=change.author_id, given=Approval.objects.given(change), role=role
+    )
 
 
 @dataclass(frozen=True)
@@ -22,12 +45,12 @@ class RoleSlot:
 
 
 def approvals_panel(*, change: Change) -> list[RoleSlot]:
-    """The four approvals a change needs (Business only for provider-performed changes),
-    in one query."""
+    """The approvals a change needs (Business only when the customer reviews it), in one
+    query."""
     rows = list(Approval.objects.filter(change=change).select_related("by"))
-    roles = [ApprovalRole.QA, ApprovalRole.PEER, ApprovalRole.OPERATIONS]
-    if change.performer == "provider":
-        roles.append(ApprovalRole.BUSINESS)
+    roles = list(rules.ROUND_ROLES)
+    if rules.needs_business_review(change.performer):
+        roles.append(rules.BUSINESS)
     slots = []
     for role in roles:
         current = next(
@@ -41,5 +64,6 @@ def approvals_panel(*, change: Change) -> list[RoleSlot]:
             None,
         )
         dismissed = tuple(a for a in rows if a.role == role and a.dismissed_at is not None)
-        slots.append(RoleSlot(role=role, label=role.label, approval=current, dismissed=dismissed))
+        label = ApprovalRole(role).label
+        slots.append(RoleSlot(role=role, label=label, approval=current, dismissed=dismissed))
     return slots

@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 
-from tickets.models import EDITABLE, Change, User
+from tickets.models import Change, ChangeStatus, User
 
 from .models import Delivery, DeliveryState, Notification, NotificationKind
 
@@ -71,23 +71,31 @@ def unread_notice_count(user: Any) -> int:
 
 
 def changes_due_for_reminder(*, now: datetime, lead: timedelta) -> QuerySet[Change]:
-    """Changes with an agreed outage window that starts within `lead` of `now`, that was
-    agreed before the lead time began (otherwise the announcement itself came late enough
-    to be the reminder), still to be performed, and without a reminder for that window."""
+    """Approved changes with an agreed outage window that starts within `lead` of `now`,
+    whose window end users heard of (announced or corrected) before the lead time began
+    (otherwise that message came late enough to be the reminder), without a reminder for
+    that window yet. Only an approved change with an agreed window is ever reminded."""
     reminded = Notification.objects.filter(
         change=OuterRef("pk"),
         kind=NotificationKind.REMINDER,
         window_start=OuterRef("window_start"),
     )
+    announced_early = Notification.objects.filter(
+        change=OuterRef("pk"),
+        kind__in=[NotificationKind.ANNOUNCEMENT, NotificationKind.CORRECTION],
+        window_start=OuterRef("window_start"),
+        window_end=OuterRef("window_end"),
+        created__lt=OuterRef("window_start") - lead,
+    )
     return (
         Change.objects.filter(
             outage_expected=True,
-            status__in=EDITABLE,
+            status=ChangeStatus.TO_BE_RELEASED,
             window_agreed_at__isnull=False,
             window_start__gt=now,
             window_start__lte=now + lead,
-            window_agreed_at__lt=F("window_start") - lead,
         )
+        .filter(Exists(announced_early))
         .exclude(Exists(reminded))
         .order_by("window_start", "pk")
     )

@@ -5,10 +5,15 @@ causes them, with the subject's row locked, so a notification and its deliveries
 per recipient) are recorded together with the event or not at all. Sending happens after
 commit, in Celery (`notifications/sending.py`); a web request never waits on it.
 
-Outage communications go to the organisation's end-user contacts: announcement when the
-window of a change with an outage is agreed, reminder NOTIFICATIONS_REMINDER_LEAD before
-it starts (beat), completion notice on perform and roll back, correction when an agreed
-window is proposed anew, cancellation when an announced change is cancelled.
+Outage communications go to the organisation's end-user contacts, and only for an
+approved change (WORKFLOW.md, "Communications"): one announcement once the change is
+approved (TO_BE_RELEASED) and its window agreed, whichever comes last; one correction
+when a new window is agreed for an announced change (when it is agreed, not proposed);
+one cancellation when an announced change leaves the approved path (cancelled, or its
+approvals dismissed by an edit); a reminder NOTIFICATIONS_REMINDER_LEAD before an
+announced window starts (beat); a completion notice on perform and roll back.
+`_sync_announcement` keeps what end users were told in step with the change after every
+transition, so the rule holds whatever sequence of steps led there.
 
 Action notices go to the people a ticket or change now waits on (never to whoever just
 acted): approvers when approval is requested, customer users when it waits on the
@@ -24,9 +29,10 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
+from approvals import rules as approval_rules
 from tickets.errors import NotVisible, PermissionRefused
 from tickets.models import (
     Change,
@@ -61,18 +67,9 @@ def transition_taken(*, subject: Ticket | Change, step: Step, by: User | None) -
         _ticket_action_notices(subject, step, by)
 
 
-def window_proposed(*, change: Change, by: User, previous: dict[str, Any] | None) -> None:
-    """Called when a window is proposed; `previous` holds the start/end of the window it
-    replaces if that one was agreed (a correction is due), else None."""
-    if previous and change.outage_expected and _announced(change):
-        _record_outage(
-            change,
-            Kind.CORRECTION,
-            by=by,
-            window_start=change.window_start,
-            window_end=change.window_end,
-            previous=previous,
-        )
+def window_proposed(*, change: Change, by: User) -> None:
+    """Called when a window is proposed. End users hear nothing yet (a correction goes
+    when the new window is agreed); the side that agrees is asked to."""
     # The other side agrees a window (WORKFLOW.md, agree_window).
     agreeing: Iterable[User]
     if by.is_provider:
@@ -95,39 +92,76 @@ def window_proposed(*, change: Change, by: User, previous: dict[str, Any] | None
 # --------------------------------------------------------------------------- outage
 
 
-def _announced(change: Change) -> bool:
-    return Notification.objects.filter(
-        change=change, kind__in=[Kind.ANNOUNCEMENT, Kind.CORRECTION]
-    ).exists()
+# The kinds that change what end users believe is coming: the latest of these says it.
+_ANNOUNCING = (Kind.ANNOUNCEMENT, Kind.CORRECTION, Kind.CANCELLATION)
+
+# Where an announced change still stands by what it told end users: approved, then
+# performed. Leaving these for any other status takes the announcement back.
+_APPROVED_PATH = (
+    ChangeStatus.TO_BE_RELEASED,
+    ChangeStatus.IN_TESTING,
+    ChangeStatus.ROLLED_BACK,
+    ChangeStatus.DONE,
+)
+
+
+def announced_window(change: Change) -> Notification | None:
+    """The announcement or correction end users last heard and was not cancelled since,
+    or None. Its window_start/window_end are the window they expect."""
+    last = (
+        Notification.objects.filter(change=change, kind__in=_ANNOUNCING)
+        .order_by("-created", "-id")
+        .first()
+    )
+    return last if last is not None and last.kind != Kind.CANCELLATION else None
+
+
+def _sync_announcement(change: Change, by: User | None) -> None:
+    """Make what end users were told match the change, after any transition: announce an
+    approved change with an agreed window, correct a moved one, cancel one that left the
+    approved path. At most one message per call. Caller holds the change's row lock."""
+    live = announced_window(change)
+    due = (
+        bool(change.outage_expected)
+        and change.status == ChangeStatus.TO_BE_RELEASED
+        and change.window_agreed_at is not None
+    )
+    window = {"window_start": change.window_start, "window_end": change.window_end}
+    if due and live is None:
+        _record_outage(change, Kind.ANNOUNCEMENT, by=by, **window)
+    elif (
+        due
+        and live is not None
+        and (live.window_start, live.window_end)
+        != (
+            change.window_start,
+            change.window_end,
+        )
+    ):
+        previous = {"start": live.window_start, "end": live.window_end}
+        _record_outage(change, Kind.CORRECTION, by=by, previous=previous, **window)
+    elif live is not None and change.status not in _APPROVED_PATH:
+        _record_outage(
+            change,
+            Kind.CANCELLATION,
+            by=by,
+            window_start=live.window_start,
+            window_end=live.window_end,
+        )
 
 
 def _change_outage_communications(change: Change, step: Step, by: User | None) -> None:
-    name = step.name
-    if name == "agree_window" and change.outage_expected:
-        _record_outage(
-            change,
-            Kind.ANNOUNCEMENT,
-            by=by,
-            window_start=change.window_start,
-            window_end=change.window_end,
-        )
-    elif name in ("perform", "roll_back") and change.outage_expected:
+    if step.name in ("perform", "roll_back") and announced_window(change) is not None:
         _record_outage(
             change,
             Kind.COMPLETION,
             by=by,
             window_start=change.window_start,
             window_end=change.window_end,
-            rolled_back=name == "roll_back",
+            rolled_back=step.name == "roll_back",
         )
-    elif name == "cancel" and _announced(change):
-        _record_outage(
-            change,
-            Kind.CANCELLATION,
-            by=by,
-            window_start=change.window_start,
-            window_end=change.window_end,
-        )
+    else:
+        _sync_announcement(change, by)
 
 
 def _record_outage(
@@ -252,12 +286,10 @@ def _customer_users(subject: Ticket | Change) -> QuerySet[User]:
 
 
 def _approvers(change: Change) -> QuerySet[User]:
-    # Whoever can give one of the provider approvals: QA, Operations, and for Peer any
-    # provider engineer but the author.
-    return (
-        User.objects.filter(kind=User.Kind.PROVIDER, is_active=True)
-        .filter(Q(is_qa=True) | Q(is_operations_manager=True) | ~Q(pk=change.author_id))
-        .order_by("pk")
+    """Whom an approval request goes to: whoever holds an approval role on the change
+    (`approvals.rules`, the same rule the `approve` transition checks)."""
+    return User.objects.filter(approval_rules.could_approve_q(author_id=change.author_id)).order_by(
+        "pk"
     )
 
 

@@ -21,11 +21,16 @@ from tickets.models import (
     Environment,
     Organization,
     Performer,
+    StandardCheck,
     TestScenario,
     Ticket,
     TicketComment,
     User,
 )
+
+# A year whose dates are always in the future and within the window range the services
+# accept (tickets.services.window_problems): for dates typed into forms.
+NEXT_YEAR = timezone.now().year + 1
 
 
 class OrganizationFactory(factory.django.DjangoModelFactory[Organization]):
@@ -144,10 +149,13 @@ class ChangeFactory(factory.django.DjangoModelFactory[Change]):
         TestScenario.objects.create(
             change=obj, position=1, kind="progression", description="Invoice totals are rounded."
         )
-        for i, label in enumerate(
-            ["Unit tests", "Regression testing", "Progression testing", "Performance testing"], 1
-        ):
-            ChecklistItem.objects.create(change=obj, position=i, label=label)
+        TestScenario.objects.create(
+            change=obj, position=2, kind="regression", description="Old invoices still open."
+        )
+        for i, check in enumerate(StandardCheck, 1):
+            ChecklistItem.objects.create(
+                change=obj, position=i, label=check.label, standard=check.value
+            )
 
 
 def propose_window(change: Change, by: User, *, agreed_by: User | None = None) -> Change:
@@ -185,6 +193,7 @@ def approve_all(change: Change, *, qa: User, peer: User, ops: User) -> None:
 
 
 __all__ = [
+    "NEXT_YEAR",
     "ChangeFactory",
     "ChangeStatus",
     "ComponentFactory",

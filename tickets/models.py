@@ -9,6 +9,7 @@ write the log row and register side effects after commit.
 from __future__ import annotations
 
 import zoneinfo
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -18,10 +19,17 @@ from django.db.models import Q
 from django.utils import timezone
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
 
-from .errors import GuardFailed, InvalidInput
+from approvals import rules as approval_rules
+from approvals.models import Approval, Decision
+
+from .errors import Conflict, GuardFailed, InvalidInput, PermissionRefused
 from .workflow import NOBODY, ON_COMMENT, SYSTEM, Role, guard, transition_meta
 
 TIMEZONE_CHOICES = [(tz, tz) for tz in sorted(zoneinfo.available_timezones())]
+
+# The range any stored deployment window lies in (a database constraint).
+WINDOW_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+WINDOW_LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
 
 class Organization(models.Model):
@@ -292,10 +300,13 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
             return None
         if s in (self.S.WAITING_FOR_CUSTOMER, self.S.IN_TESTING):
             return "customer"
+        # WORKFLOW.md: in TO_BE_RELEASED only when its change is performed by the customer
+        # and is itself TO_BE_RELEASED (approved, waiting for the customer to carry it out).
         if (
             s == self.S.TO_BE_RELEASED
             and self.change is not None
             and self.change.performer == Performer.CUSTOMER
+            and self.change.status == ChangeStatus.TO_BE_RELEASED
         ):
             return "customer"
         return "provider"
@@ -304,7 +315,11 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
     def waiting_on_customer_q(cls, prefix: str = "") -> Q:
         p = prefix
         return Q(**{f"{p}status__in": [cls.S.WAITING_FOR_CUSTOMER, cls.S.IN_TESTING]}) | Q(
-            **{f"{p}status": cls.S.TO_BE_RELEASED, f"{p}change__performer": Performer.CUSTOMER}
+            **{
+                f"{p}status": cls.S.TO_BE_RELEASED,
+                f"{p}change__performer": Performer.CUSTOMER,
+                f"{p}change__status": ChangeStatus.TO_BE_RELEASED,
+            }
         )
 
     @classmethod
@@ -555,25 +570,40 @@ def _window_agreeing_side(change: Change, user: Any) -> bool:
     return _is_provider(user)
 
 
+def _given(change: Change) -> list[approval_rules.Given]:
+    return Approval.objects.given(change)
+
+
 def _approver(change: Change, user: Any) -> bool:
     # Whether a role is still free this round is a matter of state (409), not of who the
-    # user is (403): `approval_give` answers that one.
-    from approvals.services import approval_roles_held_by, current_approvals
-
-    held = approval_roles_held_by(change=change, user=user)
-    return bool(held) and all(a.by_id != user.pk for a in current_approvals(change=change))
+    # user is (403): the `approve` transition answers that one.
+    return approval_rules.may_approve(user, author_id=change.author_id, given=_given(change))
 
 
-def _approver_refusal(change: Change, user: Any) -> str:
-    from approvals.services import approval_refusal
-
-    return approval_refusal(change=change, user=user)
+def _approver_refusal(change: Change, user: Any, params: dict[str, Any]) -> str:
+    return approval_rules.refusal(
+        user, author_id=change.author_id, given=_given(change), role=params.get("role")
+    )
 
 
 def _may_reject(change: Change, user: Any) -> bool:
-    from approvals.services import approval_roles_held_by
+    return approval_rules.may_reject(
+        user, author_id=change.author_id, is_customer_of_change=_is_customer_of(change, user)
+    )
 
-    return _is_customer_of(change, user) or bool(approval_roles_held_by(change=change, user=user))
+
+def _section_editor(change: Change, user: Any) -> bool:
+    return _is_provider(user) or (
+        change.performer == Performer.CUSTOMER and _is_customer_of(change, user)
+    )
+
+
+def _result_recorder(change: Change, user: Any) -> bool:
+    # The customer tests (§2.2), "+ Maestrano QA if needed"; support agents record what
+    # the customer reports on their behalf.
+    return _is_customer_of(change, user) or (
+        _is_provider(user) and (user.is_qa or user.is_support_agent)
+    )
 
 
 SUBMITTER = Role(
@@ -601,6 +631,28 @@ ROLLBACK_SIDE = Role(
     _rollback_side,
     "Only provider staff may roll back a change the provider performs.",
 )
+SECTION_EDITOR = Role(
+    "provider staff (or the customer, for a customer-performed change)",
+    _section_editor,
+    "Only provider staff edit this change; the customer edits only changes they perform.",
+)
+# The checklist is filled in by whoever may edit the sections: provider staff, and the
+# customer for a change they perform themselves.
+CHECKLIST_FILLER = Role(
+    "side that performs the change",
+    _section_editor,
+    "Only the side that performs the change (or provider staff) fills in its checklist.",
+)
+WINDOW_PROPOSER = Role(
+    "provider staff or the customer",
+    lambda c, u: _is_provider(u) or _is_customer_of(c, u),
+    "Only provider staff or the customer propose a window.",
+)
+RESULT_RECORDER = Role(
+    "customer, QA or a support agent",
+    _result_recorder,
+    "Only the customer, QA or a support agent record test results.",
+)
 WINDOW_AGREER = Role(
     "side that did not propose the window",
     _window_agreeing_side,
@@ -611,30 +663,32 @@ WINDOW_AGREER = Role(
 )
 
 
-@guard(
-    lambda c: (
-        "Complete every section before submitting: "
-        + "; ".join(f"{n}. {name}: {problem}" for n, name, problem in c.incomplete_sections())
-        + "."
-    )
-)
-def sections_complete(change: Change) -> bool:
+@guard(lambda c: f"The change is not complete: {c.incomplete_message()}.")
+def change_complete(change: Change) -> bool:
+    """WORKFLOW.md: complete to be submitted, and complete at every step after (each
+    forward transition checks it again, so no path around the edit check exists)."""
     return not change.incomplete_sections()
-
-
-@guard(
-    "A change with an outage needs the outage's expected duration and a communication "
-    "plan (audience, message, timing) before it is submitted."
-)
-def outage_planned(change: Change) -> bool:
-    if not change.outage_expected:
-        return True
-    return bool(change.outage_duration_minutes) and change.has_communication_plan
 
 
 @guard("No deployment window has been proposed yet.")
 def window_proposed(change: Change) -> bool:
     return change.window_start is not None and change.window_end is not None
+
+
+@guard("The proposed deployment window has already started; propose a new one.")
+def window_not_started(change: Change) -> bool:
+    return change.window_start is None or change.window_start > timezone.now()
+
+
+@guard(
+    lambda c: (
+        "Attached tickets are on hold: "
+        + ", ".join(t.key for t in c.tickets.all() if t.status == TicketStatus.ON_HOLD)
+        + ". Resume them or take them out of the change before performing it."
+    )
+)
+def no_ticket_on_hold(change: Change) -> bool:
+    return not any(t.status == TicketStatus.ON_HOLD for t in change.tickets.all())
 
 
 @guard("The deployment window is already agreed.")
@@ -702,9 +756,25 @@ class Change(ConcurrentTransitionMixin, models.Model):
     rollback_procedure = models.TextField(blank=True)
     # 8. Test scenarios, 9. Checklist: rows of their own.
     # Communication plan (with an outage).
-    communication_audience = models.CharField(max_length=300, blank=True)
-    communication_message = models.TextField(blank=True)
-    communication_timing = models.CharField(max_length=300, blank=True)
+    # The message goes into every outage communication. Audience and timing are the
+    # plan as agreed with the customer, for the people reading the change: sending always
+    # goes to every end-user contact of the organisation, announcing once the change is
+    # approved and its window agreed and reminding NOTIFICATIONS_REMINDER_LEAD before it.
+    communication_audience = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="Informative: the outage messages go to every end-user contact of the "
+        "organisation.",
+    )
+    communication_message = models.TextField(
+        blank=True, help_text="Sent to end users in every outage communication."
+    )
+    communication_timing = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="Informative: the announcement goes when the change is approved and its "
+        "window agreed, a reminder before the window starts, a notice when it is over.",
+    )
     # Deployment window.
     window_start = models.DateTimeField(null=True, blank=True)
     window_end = models.DateTimeField(null=True, blank=True)
@@ -739,7 +809,19 @@ class Change(ConcurrentTransitionMixin, models.Model):
                 | Q(window_end__isnull=True)
                 | Q(window_end__gt=models.F("window_start")),
                 name="change_window_ends_after_start",
-            )
+            ),
+            # The services refuse unreasonable windows with a sentence; the database
+            # refuses whatever slips past them, so no page ever has to show year 10000.
+            models.CheckConstraint(
+                condition=Q(window_start__isnull=True)
+                | Q(window_start__gte=WINDOW_EARLIEST, window_start__lt=WINDOW_LATEST),
+                name="change_window_start_in_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(window_end__isnull=True)
+                | Q(window_end__gte=WINDOW_EARLIEST, window_end__lt=WINDOW_LATEST),
+                name="change_window_end_in_range",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -809,7 +891,9 @@ class Change(ConcurrentTransitionMixin, models.Model):
         return ~cls.waiting_on_customer_q() & ~Q(status__in=[cls.S.DONE, cls.S.CANCELLED])
 
     def incomplete_sections(self) -> list[tuple[int, str, str]]:
-        """The sections that stop a submit: (number, name, what is missing)."""
+        """What keeps the change from being complete (WORKFLOW.md, "A change is complete"):
+        (section number, section name, what is missing). Reads the components, scenarios
+        and checklist through `.all()`, so a prefetched change costs no query."""
         missing: list[tuple[int, str, str]] = []
 
         def need(n: int, problem: str) -> None:
@@ -824,15 +908,33 @@ class Change(ConcurrentTransitionMixin, models.Model):
             need(2, "the version to be released for every component")
         if self.outage_expected is None or not self.impact.strip():
             need(3, "whether an outage is expected, and what end users will notice")
+        if self.outage_expected:
+            outage = []
+            if not self.outage_duration_minutes:
+                outage.append("the outage's expected duration")
+            if not self.has_communication_plan:
+                outage.append("a communication plan (audience, message and timing)")
+            if outage:
+                need(3, " and ".join(outage))
         if not self.changelog.strip():
             need(5, "a changelog")
         if not self.deployment_procedure.strip():
             need(6, "a deployment procedure")
         if not self.rollback_procedure.strip():
             need(7, "a rollback procedure")
-        if not self.pk or not self.scenarios.all():
-            need(8, "at least one test scenario")
+        kinds = {s.kind for s in self.scenarios.all()} if self.pk else set()
+        lacking = [k.label.lower() for k in ScenarioKind if k not in kinds]
+        if lacking:
+            need(8, "at least one " + " and one ".join(lacking) + " scenario")
+        present = {i.standard for i in self.checklist.all()} if self.pk else set()
+        absent = [c.label for c in StandardCheck if c not in present]
+        if absent:
+            need(9, "the checklist items " + ", ".join(absent))
         return missing
+
+    def incomplete_message(self) -> str:
+        """`incomplete_sections` as one sentence a person can act on ('' when complete)."""
+        return "; ".join(f"{n}. {name}: {what}" for n, name, what in self.incomplete_sections())
 
     def relevant_customer_user(self) -> User | None:
         """The customer user who becomes reporter of a customer-performed change (§2.1):
@@ -859,7 +961,7 @@ class Change(ConcurrentTransitionMixin, models.Model):
         source=S.DRAFT,
         target=S.AWAITING_APPROVAL,
         permission=SUBMITTER,
-        conditions=[sections_complete, outage_planned],
+        conditions=[change_complete],
         custom=transition_meta(
             "Submit for approval", who="provider (or customer, for a customer-performed change)"
         ),
@@ -872,6 +974,7 @@ class Change(ConcurrentTransitionMixin, models.Model):
         source=S.AWAITING_APPROVAL,
         target=RETURN_VALUE(S.AWAITING_APPROVAL, S.TO_BE_REVIEWED_BY_BUSINESS, S.TO_BE_RELEASED),
         permission=APPROVER,
+        conditions=[change_complete],
         custom=transition_meta(
             "Approve",
             who="QA / Peer / Operations",
@@ -880,12 +983,34 @@ class Change(ConcurrentTransitionMixin, models.Model):
         ),
     )
     def approve(self, *, by: User, role: str, comment: str = "") -> str:
-        from approvals.services import approval_give
-
-        complete = approval_give(change=self, by=by, role=role, comment=comment)
-        if not complete:
+        if role not in approval_rules.ROUND_ROLES:
+            raise InvalidInput(
+                f"Unknown approval role '{role}'; use qa, peer or operations.",
+                fields={"role": [f"'{role}' is not one of qa, peer, operations."]},
+            )
+        given = _given(self)
+        refusal = approval_rules.role_refusal(
+            by, role, author_id=self.author_id
+        ) or approval_rules.second_approval_refusal(by, given=given)
+        if refusal:
+            raise PermissionRefused(refusal)
+        taken = approval_rules.role_taken(role, given=given)
+        if taken is not None:
+            raise Conflict(
+                f"The {approval_rules.LABELS[role]} approval was already given by "
+                f"{taken.by_name or 'someone else'}."
+            )
+        Approval.objects.create(
+            change=self,
+            round=self.approval_round,
+            role=role,
+            decision=Decision.APPROVED,
+            by=by,
+            comment=comment,
+        )
+        if not approval_rules.round_complete([g.role for g in given] + [role]):
             return self.S.AWAITING_APPROVAL
-        if self.performer == Performer.PROVIDER:
+        if approval_rules.needs_business_review(self.performer):
             return self.S.TO_BE_REVIEWED_BY_BUSINESS
         self._entering_to_be_released()
         return self.S.TO_BE_RELEASED
@@ -903,21 +1028,35 @@ class Change(ConcurrentTransitionMixin, models.Model):
         ),
     )
     def reject(self, *, by: User, comment: str = "") -> None:
-        from approvals.services import approval_reject_round
-
-        approval_reject_round(change=self, by=by, comment=comment)
+        Approval.objects.create(
+            change=self,
+            round=self.approval_round,
+            role=approval_rules.reject_role(
+                by, author_id=self.author_id, is_customer=_is_customer_of(self, by)
+            ),
+            decision=Decision.REJECTED,
+            by=by,
+            comment=comment,
+        )
+        Approval.objects.close_round(self, reason=f"Rejected by {by.get_username()}")
 
     @transition(
         field=status,
         source=S.TO_BE_REVIEWED_BY_BUSINESS,
         target=S.TO_BE_RELEASED,
         permission=CUSTOMER,
+        conditions=[change_complete],
         custom=transition_meta("Approve as Business", who="customer"),
     )
     def business_approve(self, *, by: User, comment: str = "") -> None:
-        from approvals.services import approval_give_business
-
-        approval_give_business(change=self, by=by, comment=comment)
+        Approval.objects.create(
+            change=self,
+            round=self.approval_round,
+            role=approval_rules.BUSINESS,
+            decision=Decision.APPROVED,
+            by=by,
+            comment=comment,
+        )
         self._entering_to_be_released()
 
     @transition(
@@ -925,7 +1064,7 @@ class Change(ConcurrentTransitionMixin, models.Model):
         source=[S.DRAFT, S.AWAITING_APPROVAL, S.TO_BE_REVIEWED_BY_BUSINESS, S.TO_BE_RELEASED],
         target=None,
         permission=WINDOW_AGREER,
-        conditions=[window_proposed, window_not_yet_agreed],
+        conditions=[window_proposed, window_not_yet_agreed, window_not_started],
         custom=transition_meta("Agree the window", who="the side that did not propose it"),
     )
     def agree_window(self, *, by: User, comment: str = "") -> None:
@@ -937,7 +1076,7 @@ class Change(ConcurrentTransitionMixin, models.Model):
         source=S.TO_BE_RELEASED,
         target=S.IN_TESTING,
         permission=PERFORMER_SIDE,
-        conditions=[window_is_agreed, checklist_done],
+        conditions=[change_complete, window_is_agreed, checklist_done, no_ticket_on_hold],
         custom=transition_meta(
             "Perform", who="the performer's side", describe="attached tickets move to testing"
         ),
@@ -976,14 +1115,14 @@ class Change(ConcurrentTransitionMixin, models.Model):
         if self.status == self.S.IN_TESTING and resolution == Resolution.ROLLED_BACK:
             raise GuardFailed("Roll the change back first; then close it as 'rolled_back'.")
         if resolution == Resolution.SUCCESSFUL:
-            unpassed = [s for s in self.scenarios.all() if s.result != ScenarioResult.PASSED]
-            if unpassed:
+            problems = self.unsuccessful_reasons()
+            if problems:
                 raise GuardFailed(
-                    "A successful close needs every test scenario passed; not passed: "
-                    + "; ".join(
-                        f"#{s.position} {s.description[:60]} ({s.result})" for s in unpassed
-                    )
-                    + "."
+                    "A successful close needs every test scenario passed and every ticket "
+                    "in scope accepted; "
+                    + " ".join(problems)
+                    + " Close it as 'follow_up_release' (another release on top), or roll "
+                    "it back."
                 )
         self.resolution = resolution
 
@@ -1010,9 +1149,42 @@ class Change(ConcurrentTransitionMixin, models.Model):
         ),
     )
     def dismiss_approvals(self, *, by: User, comment: str = "") -> None:
-        from approvals.services import approval_dismiss_round
+        Approval.objects.close_round(self, reason=comment or f"Edited by {by.get_username()}")
 
-        approval_dismiss_round(change=self, by=by, reason=comment)
+    def unsuccessful_reasons(self) -> list[str]:
+        """Why testing does not allow a `successful` close (§2.2): scenarios not passed,
+        and tickets released by this change that were sent back or not (yet) accepted."""
+        problems = []
+        unpassed = [s for s in self.scenarios.all() if s.result != ScenarioResult.PASSED]
+        if unpassed:
+            problems.append(
+                "scenarios not passed: "
+                + "; ".join(f"#{s.position} {s.description[:60]} ({s.result})" for s in unpassed)
+                + "."
+            )
+        released = [r.ticket for r in self.released.select_related("ticket")]
+        sent_back = [t for t in released if t.change_id != self.pk or t.status != "done"]
+        if sent_back:
+            problems.append(
+                "tickets not accepted: "
+                + ", ".join(f"{t.key} ({t.get_status_display()})" for t in sent_back)
+                + "."
+            )
+        return problems
+
+    # -- who may do what, asked by services and pages alike ----------------------------
+
+    def can_edit(self, user: Any) -> bool:
+        return self.is_editable and SECTION_EDITOR(self, user)
+
+    def can_propose_window(self, user: Any) -> bool:
+        return self.is_editable and WINDOW_PROPOSER(self, user)
+
+    def can_fill_checklist(self, user: Any) -> bool:
+        return self.is_editable and CHECKLIST_FILLER(self, user)
+
+    def can_record_results(self, user: Any) -> bool:
+        return self.accepts_test_results and RESULT_RECORDER(self, user)
 
 
 class ChangeComponent(models.Model):
@@ -1074,6 +1246,15 @@ class ChecklistState(models.TextChoices):
     NOT_APPLICABLE = "not_applicable", "Not applicable"
 
 
+class StandardCheck(models.TextChoices):
+    """The four checks §2.3 item 9 names: every change's checklist has them."""
+
+    UNIT = "unit", "Unit tests"
+    REGRESSION = "regression", "Regression testing"
+    PROGRESSION = "progression", "Progression testing"
+    PERFORMANCE = "performance", "Performance testing"
+
+
 class ChecklistTemplateItem(models.Model):
     """An item every new change's checklist starts with: for everyone, or one organisation."""
 
@@ -1101,6 +1282,13 @@ class ChecklistItem(models.Model):
     change = models.ForeignKey(Change, on_delete=models.CASCADE, related_name="checklist")
     position = models.PositiveIntegerField(default=0)
     label = models.CharField(max_length=200)
+    standard = models.CharField(
+        max_length=20,
+        choices=StandardCheck.choices,
+        blank=True,
+        help_text="Which of the four checks of the process document this is; empty for "
+        "items an organisation or an admin added.",
+    )
     state = models.CharField(
         max_length=20, choices=ChecklistState.choices, default=ChecklistState.PENDING
     )
@@ -1112,9 +1300,35 @@ class ChecklistItem(models.Model):
 
     class Meta:
         ordering = ["position", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["change", "standard"],
+                condition=~Q(standard=""),
+                name="checklist_one_standard_item_each",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.label
+
+
+class ReleasedTicket(models.Model):
+    """Section 4 as it was performed: a ticket the change released to testing. Kept when
+    the ticket, sent back, moves on to a follow-up change, so the close still knows the
+    change's testing did not accept it."""
+
+    change = models.ForeignKey(Change, on_delete=models.CASCADE, related_name="released")
+    ticket = models.ForeignKey(Ticket, on_delete=models.PROTECT, related_name="releases")
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["change", "ticket"], name="released_ticket_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ticket.key} released by {self.change.key}"
 
 
 # --------------------------------------------------------------------------- history

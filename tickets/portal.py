@@ -26,7 +26,6 @@ from .errors import DomainError
 from .models import (
     Change,
     ChecklistItem,
-    Performer,
     Resolution,
     TestScenario,
     Ticket,
@@ -458,13 +457,15 @@ def _change_page(
                 None,
                 lambda: WindowForm(initial={"start": window_start, "end": window_end}),
             ),
-            "window_open": change.is_editable,
+            "window_open": change.can_propose_window(request.user),
             "components": components,
             "tickets": tickets,
             "scenarios": scenarios,
-            "testing": change.accepts_test_results,
+            "testing": change.can_record_results(request.user),
             "checklist": checklist,
-            "checklist_open": change.is_editable and change.performer == Performer.CUSTOMER,
+            # Provider staff may fill it in too; in the portal it is the customer's own
+            # changes (the rule's customer half).
+            "checklist_open": change.can_fill_checklist(request.user),
             # While the customer may perform it, the checks are what stands in the way.
             "checklist_first": any(o.name == "perform" for o in options),
             "approvals": approvals_panel(change=change),

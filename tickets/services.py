@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -35,10 +36,12 @@ from .models import (
     Organization,
     Performer,
     Priority,
+    ReleasedTicket,
     Resolution,
     ScenarioKind,
     ScenarioResult,
     SectionEdit,
+    StandardCheck,
     TestScenario,
     Ticket,
     TicketComment,
@@ -199,6 +202,10 @@ def ticket_comment(
         _take(obj, "reply", by=by, automatic=True)
     elif by.is_customer and obj.status == TicketStatus.WAITING_FOR_CUSTOMER:
         _take(obj, "customer_reply", by=by, automatic=True)
+    elif by.is_customer and obj.status == TicketStatus.IN_TESTING:
+        # §4.2: the customer moves a tested ticket to DONE, "or comment[s] them to send them
+        # back" to WAITING FOR SUPPORT. The comment is the reason; it is posted once.
+        _take(obj, "send_back", by=by, automatic=True, comment=body)
     else:
         obj.save(update_fields=["updated"])
     return comment
@@ -221,17 +228,29 @@ def ticket_transition(
 
 
 def _require_editor(change: Change, by: User) -> None:
-    if not (
-        by.is_provider
-        or (change.performer == Performer.CUSTOMER and change.organization_id == by.organization_id)
-    ):
-        raise PermissionRefused(
-            "Only provider staff edit this change; the customer edits only changes they perform."
-        )
+    from .models import SECTION_EDITOR
+
+    if not SECTION_EDITOR(change, by):
+        raise PermissionRefused(SECTION_EDITOR.refusal(change, by))
     if change.status not in EDITABLE:
         raise WrongState(
             f"{change.key} is {change.get_status_display()}; its sections can no longer be edited."
         )
+
+
+def _ensure_still_complete(change: Change, fields: Iterable[str]) -> None:
+    """WORKFLOW.md: a change past DRAFT stays complete. Called after an edit is applied,
+    inside its transaction: the refusal rolls the whole edit back."""
+    if change.status == Change.S.DRAFT:
+        return
+    text = change.incomplete_message()
+    if not text:
+        return
+    raise InvalidInput(
+        f"{change.key} is {change.get_status_display()}: a change past Draft stays complete, "
+        f"and this edit would leave it without {text}.",
+        fields={f: [f"{change.key} would be incomplete: {text}."] for f in sorted(set(fields))},
+    )
 
 
 def _sections_edited(
@@ -253,6 +272,7 @@ def _sections_edited(
     ]
     if not rows:
         return []
+    _ensure_still_complete(change, (r.field for r in rows))
     SectionEdit.objects.bulk_create(rows)
     if change.edits_dismiss_approvals():
         sections = sorted({r.section for r in rows})
@@ -359,13 +379,18 @@ def change_create(
         source_ticket=source,
         **data,
     )
+    # The four checks of §2.3 item 9 always; then the items organisations and admins added.
+    items = [ChecklistItem(change=change, label=c.label, standard=c.value) for c in StandardCheck]
+    standard_labels = {c.label.casefold() for c in StandardCheck}
     templates = ChecklistTemplateItem.objects.filter(organization__isnull=True) | (
         ChecklistTemplateItem.objects.filter(organization_id=org_pk)
     )
-    ChecklistItem.objects.bulk_create(
-        ChecklistItem(change=change, position=i, label=t.label)
-        for i, t in enumerate(templates.order_by("organization_id", "position", "id"), start=1)
-    )
+    for t in templates.order_by("organization_id", "position", "id"):
+        if t.label.casefold() not in standard_labels:
+            items.append(ChecklistItem(change=change, label=t.label))
+    for position, item in enumerate(items, start=1):
+        item.position = position
+    ChecklistItem.objects.bulk_create(items)
     return change
 
 
@@ -606,10 +631,10 @@ def scenario_remove(*, scenario: TestScenario | int, by: User, change: Any = Non
     found = _access_scenario(by, scenario, change)
     obj = access_change(by, found.change_id, lock=True)
     _require_editor(obj, by)
+    TestScenario.objects.filter(pk=found.pk).delete()
     _sections_edited(
         obj, by, [("scenarios", {"removed": found.pk, "description": found.description}, None)]
     )
-    TestScenario.objects.filter(pk=found.pk).delete()
 
 
 @transaction.atomic
@@ -626,8 +651,10 @@ def scenario_record_result(
             f"Results are recorded while the change is In testing; {obj.key} is "
             f"{obj.get_status_display()}."
         )
-    if not (by.is_customer or by.is_qa or by.is_support_agent):
-        raise PermissionRefused("Only the customer, QA or a support agent record test results.")
+    from .models import RESULT_RECORDER
+
+    if not RESULT_RECORDER(obj, by):
+        raise PermissionRefused(RESULT_RECORDER.refusal(obj, by))
     s = TestScenario.objects.select_for_update().get(pk=found.pk)
     s.result = result
     s.note = note or ""
@@ -655,9 +682,10 @@ def checklist_item_update(
     state = _choice(state, ChecklistState, "state")
     if obj.status not in EDITABLE:
         raise WrongState(f"{obj.key} is {obj.get_status_display()}; the checklist is closed.")
-    performer_side = obj.performer == Performer.CUSTOMER and by.is_customer
-    if not (by.is_provider or performer_side):
-        raise PermissionRefused("Only the side that performs the change fills in its checklist.")
+    from .models import CHECKLIST_FILLER
+
+    if not CHECKLIST_FILLER(obj, by):
+        raise PermissionRefused(CHECKLIST_FILLER.refusal(obj, by))
     if state == ChecklistState.NOT_APPLICABLE and not (reason or "").strip():
         raise InvalidInput(
             "Say why this item does not apply.", fields={"reason": ["Required for not applicable."]}
@@ -672,35 +700,58 @@ def checklist_item_update(
     return i
 
 
+def window_problems(start: Any, end: Any, *, now: datetime | None = None) -> dict[str, list[str]]:
+    """WORKFLOW.md: a proposed window starts in the future and ends after it starts; and
+    within reason (CHANGE_WINDOW_MAX_DAYS_AHEAD, CHANGE_WINDOW_MAX_HOURS), so no front end
+    can store a date another cannot show. Empty when the window is acceptable."""
+    errors: dict[str, list[str]] = {}
+    for name, value in (("start", start), ("end", end)):
+        if not isinstance(value, datetime) or timezone.is_naive(value):
+            errors[name] = ["A date and time with its timezone."]
+    if errors:
+        return errors
+    now = now or timezone.now()
+    ahead = timedelta(days=settings.CHANGE_WINDOW_MAX_DAYS_AHEAD)
+    longest = timedelta(hours=settings.CHANGE_WINDOW_MAX_HOURS)
+    if start <= now:
+        errors["start"] = ["The window must start in the future."]
+    elif start - now > ahead:
+        errors["start"] = [f"The window must start within {ahead.days} days from now."]
+    if end <= start:
+        errors["end"] = ["The window must end after it starts."]
+    elif end - start > longest:
+        errors["end"] = [f"A window lasts at most {settings.CHANGE_WINDOW_MAX_HOURS} hours."]
+    return errors
+
+
 @transaction.atomic
 def change_propose_window(
     *, change: Change | int | str, by: User, start: datetime, end: datetime
 ) -> Change:
     """Propose the deployment window. Replaces an unagreed proposal; re-proposing an agreed
     window un-agrees it (the other side agrees again)."""
+    from .models import WINDOW_PROPOSER
+
     obj = access_change(by, change, lock=True)
-    if not (by.is_provider or by.organization_id == obj.organization_id):
-        raise PermissionRefused("Only provider staff or the customer propose a window.")
+    if not WINDOW_PROPOSER(obj, by):
+        raise PermissionRefused(WINDOW_PROPOSER.refusal(obj, by))
     if obj.status not in EDITABLE:
         raise WrongState(
             f"{obj.key} is {obj.get_status_display()}; its window can no longer change."
         )
-    errors = {}
-    for name, value in (("start", start), ("end", end)):
-        if not isinstance(value, datetime) or timezone.is_naive(value):
-            errors[name] = ["A date and time with its timezone."]
-    if not errors and end <= start:
-        errors["end"] = ["The window must end after it starts."]
+    errors = window_problems(start, end)
     if errors:
-        raise InvalidInput("The window is not valid.", fields=errors)
+        raise InvalidInput(
+            "The window is not valid: " + " ".join(m for ms in errors.values() for m in ms),
+            fields=errors,
+        )
     from notifications.services import window_proposed
 
-    previous = {"start": obj.window_start, "end": obj.window_end} if obj.window_agreed_at else None
     obj.window_start, obj.window_end = start, end
     obj.window_proposed_by, obj.window_proposed_at = by, timezone.now()
     obj.window_agreed_by, obj.window_agreed_at = None, None
     obj.save()
-    window_proposed(change=obj, by=by, previous=previous)
+    window_proposed(change=obj, by=by)
     return obj
 
 
@@ -718,6 +769,7 @@ def change_transition(
             status=TicketStatus.TO_BE_RELEASED
         ):
             _take(ticket, "release", by=by, automatic=True, comment=f"{obj.key} performed.")
+            ReleasedTicket.objects.create(change=obj, ticket=ticket)
     elif step.name == "close" and obj.resolution == Resolution.SUCCESSFUL:
         _record_released_versions(obj)
     elif step.name == "cancel":
@@ -771,7 +823,7 @@ def transitions_for(subject: Ticket | Change, user: User) -> list[workflow.Trans
     """What `user` may do next with `subject` (and what is blocked, with the reason)."""
     options = workflow.options(subject, user)
     if isinstance(subject, Change):
-        from approvals.services import approval_refusal, approval_roles_open_to
+        from approvals.selectors import approval_refusal, approval_roles_open_to
 
         roles = approval_roles_open_to(change=subject, user=user)
         options = [

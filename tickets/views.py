@@ -31,8 +31,7 @@ from django.views.decorators.http import require_POST
 from django_htmx.middleware import HtmxDetails
 
 from approvals.models import Approval, ApprovalRole, Decision
-from approvals.selectors import approvals_panel
-from approvals.services import approval_roles_open_to
+from approvals.selectors import approval_roles_open_to, approvals_panel
 
 from . import diagram_svg, services, web, workflow
 from .errors import DomainError, NotVisible
@@ -790,10 +789,9 @@ def _change_page(
             )
             for s in change.scenarios.all()
         ],
-        # Results are recorded while the change is in testing, the checklist while it can
-        # still be edited; the services refuse anything else with their reason.
-        "recording_results": change.accepts_test_results,
-        "checklist_open": change.is_editable,
+        # Asked of the change: the same rules the services enforce.
+        "recording_results": change.can_record_results(request.user),
+        "checklist_open": change.can_fill_checklist(request.user),
         "window_form": window_form
         or WindowForm(
             initial={

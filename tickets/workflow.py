@@ -50,19 +50,24 @@ def guard(message: str | Callable[[Any], str]) -> Callable[[Callable[[Any], bool
 class Role:
     """A transition permission (`permission=...`): who may take it, and why not.
 
-    `check(instance, user)` answers; `refusal(instance, user)` is the sentence shown when
-    it answers no. Roles combine with `|`.
+    `check(instance, user)` answers; `refusal(instance, user, params)` is the sentence
+    shown when it answers no (a refusal written with three arguments also sees what was
+    asked, so it can name the rule that refuses: "the QA approval" rather than "an
+    approval"). Roles combine with `|`.
     """
 
     def __init__(
         self,
         label: str,
         check: Callable[[Any, Any], bool],
-        refusal: str | Callable[[Any, Any], str],
+        refusal: str | Callable[..., str],
     ) -> None:
         self.label = label
         self.check = check
         self.refusal_message = refusal
+        self._refusal_sees_params = (
+            callable(refusal) and len(inspect.signature(refusal).parameters) == 3
+        )
 
     def __call__(self, instance: Any, user: Any) -> bool:
         if user is None or not getattr(user, "is_authenticated", False):
@@ -71,9 +76,13 @@ class Role:
             return False
         return bool(self.check(instance, user))
 
-    def refusal(self, instance: Any, user: Any) -> str:
+    def refusal(self, instance: Any, user: Any, params: dict[str, Any] | None = None) -> str:
         msg = self.refusal_message
-        return msg(instance, user) if callable(msg) else msg
+        if not callable(msg):
+            return msg
+        if self._refusal_sees_params:
+            return msg(instance, user, params or {})
+        return msg(instance, user)
 
     def __or__(self, other: Role) -> Role:
         return Role(
@@ -197,7 +206,7 @@ def check(
     # NOBODY marks a step the system takes on behalf of whoever caused the enclosing one.
     if permission is not None and permission is not NOBODY and not t.has_perm(instance, user):
         reason = (
-            permission.refusal(instance, user)
+            permission.refusal(instance, user, params)
             if isinstance(permission, Role)
             else "You may not do this."
         )

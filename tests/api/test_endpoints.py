@@ -217,13 +217,13 @@ def test_scenarios_edited_and_removed(cast, api) -> None:
         ),
         201,
     )
-    assert added["position"] == 2 and added["result"] == "not_run"
+    assert added["position"] == 3 and added["result"] == "not_run"
     edited = ok(
         agent.patch(f"{V1}/changes/{change.key}/scenarios/{added['id']}/", {"description": "New"})
     )
     assert edited["description"] == "New"
     assert agent.delete(f"{V1}/changes/{change.key}/scenarios/{added['id']}/").status_code == 204
-    assert ok(agent.get(f"{V1}/changes/{change.key}/scenarios/"))["count"] == 1
+    assert ok(agent.get(f"{V1}/changes/{change.key}/scenarios/"))["count"] == 2
     assert agent.delete(f"{V1}/changes/{change.key}/scenarios/{added['id']}/").status_code == 404
 
 

@@ -14,6 +14,7 @@ from knox.models import AuthToken
 from approvals.models import Approval
 from notifications.models import Delivery, Notification
 from tests.factories import (
+    NEXT_YEAR,
     ChangeFactory,
     ComponentFactory,
     ComponentVersionFactory,
@@ -76,7 +77,7 @@ def acme(cast) -> dict[str, Any]:
         "component": component.pk,
         "ticket": ticket.pk,
         "change": change.pk,
-        "scenario": change.scenarios.get().pk,
+        "scenario": change.scenarios.get(kind="progression").pk,
         "item": change.checklist.first().pk,
     }
 
@@ -90,7 +91,10 @@ BODIES = {
 
 def _requests(o: dict[str, Any], ticket: str, change: str) -> list[tuple[str, str, Any]]:
     t, c = f"{V1}/tickets/{ticket}", f"{V1}/changes/{change}"
-    window = {"start": "2030-01-01T10:00:00+01:00", "end": "2030-01-01T11:00:00+01:00"}
+    window = {
+        "start": f"{NEXT_YEAR}-01-01T10:00:00+01:00",
+        "end": f"{NEXT_YEAR}-01-01T11:00:00+01:00",
+    }
     rows: list[tuple[str, str, Any]] = [
         ("get", f"{V1}/organizations/{o['org']}/", None),
         ("get", f"{V1}/components/{o['component']}/", None),

@@ -11,6 +11,7 @@ import pytest
 
 from approvals.models import Approval
 from tests.factories import (
+    NEXT_YEAR,
     ChangeFactory,
     TicketFactory,
     UserFactory,
@@ -220,7 +221,7 @@ def test_other_state_refusals_are_409(cast, api) -> None:
     edit = api("agent").patch(f"{V1}/changes/{testing.key}/", {"summary": "Later."})
     assert edit.status_code == 409 and edit.json()["code"] == "wrong_state"
     draft = _change(cast, S.DRAFT)
-    scenario = draft.scenarios.get()
+    scenario = draft.scenarios.get(kind="progression")
     result = api("alice").patch(
         f"{V1}/changes/{draft.key}/scenarios/{scenario.pk}/", {"result": "passed"}
     )
@@ -306,14 +307,14 @@ MALFORMED = [
         "agent",
         "put",
         "changes/{draft}/window/",
-        {"start": "2030-01-01T10:00:00", "end": "2030-01-01T11:00:00+00:00"},
+        {"start": f"{NEXT_YEAR}-01-01T10:00:00", "end": f"{NEXT_YEAR}-01-01T11:00:00+00:00"},
         "start",
     ),
     (
         "agent",
         "put",
         "changes/{draft}/window/",
-        {"start": "2030-01-01T10:00:00Z", "end": "2030-01-01T09:00:00Z"},
+        {"start": f"{NEXT_YEAR}-01-01T10:00:00Z", "end": f"{NEXT_YEAR}-01-01T09:00:00Z"},
         "end",
     ),
     ("agent", "post", "changes/{draft}/scenarios/", {"kind": "smoke", "description": "x"}, "kind"),

@@ -107,7 +107,7 @@ def test_alice_reviews_schedules_tests_and_closes_a_change_the_provider_performs
     alice.locator("#btn-close").click()
     expect(alice.locator("#refusal-close")).to_contain_text("every test scenario passed")
 
-    scenario = change.scenarios.get()
+    scenario = change.scenarios.get(kind="progression")
     row = alice.locator(f"#scenario-{scenario.pk}")
     row.get_by_label("Passed").check()
     row.get_by_label("Note").fill("Totals match the spreadsheet.")

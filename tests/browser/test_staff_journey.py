@@ -13,7 +13,7 @@ import pytest
 from django.core.management import call_command
 from playwright.sync_api import expect
 
-from tests.factories import environment
+from tests.factories import NEXT_YEAR, environment
 from tickets.models import Change, ChangeStatus, ChecklistTemplateItem, TicketStatus, User
 from tickets.services import change_transition
 
@@ -167,8 +167,8 @@ def test_a_change_goes_from_draft_to_release(page_for, shot, demo_desk) -> None:
     expect(perform).to_have_attribute("aria-disabled", "true")
     expect(agent.locator("#why-perform")).to_contain_text("not been agreed")
     agent.get_by_text("Propose a window").click()
-    agent.get_by_role("textbox", name="Starts").fill("2030-05-02T22:00")
-    agent.get_by_role("textbox", name="Ends").fill("2030-05-02T23:00")
+    agent.get_by_role("textbox", name="Starts").fill(f"{NEXT_YEAR}-05-02T22:00")
+    agent.get_by_role("textbox", name="Ends").fill(f"{NEXT_YEAR}-05-02T23:00")
     agent.get_by_role("button", name="Propose", exact=True).click()
     expect(agent.locator("#window")).to_contain_text("Not agreed yet")
     change_transition(change=change.pk, by=alice, name="agree_window")

@@ -206,12 +206,13 @@ def _release(people: dict[str, Api], org: int, component: int, version: str, sup
         ),
         201,
     )["key"]
-    ok(
-        agent.post(
-            f"{V1}/changes/{chg}/scenarios/", {"kind": "progression", "description": "Export."}
-        ),
-        201,
-    )
+    for kind in ("progression", "regression"):
+        ok(
+            agent.post(
+                f"{V1}/changes/{chg}/scenarios/", {"kind": kind, "description": f"Export {kind}."}
+            ),
+            201,
+        )
     _take(agent, "changes", chg, "submit")
     for username, role in (("qa", "qa"), ("peer", "peer"), ("ops", "operations")):
         _take(people[username], "changes", chg, "approve", role=role)

@@ -134,16 +134,23 @@ def test_perform_and_roll_back_send_completion_notices(cast) -> None:
     assert rolled_back.deliveries.count() == 3
 
 
-def test_moving_an_agreed_window_sends_a_correction_then_a_new_announcement(cast) -> None:
+def test_moving_an_announced_window_sends_one_correction_when_the_new_one_is_agreed(
+    cast,
+) -> None:
     add_contacts(cast.acme, 4)
     change = outage_change(cast.acme, cast.agent)
     first = timezone.now().replace(microsecond=0) + timedelta(days=3)
     agree_window(change, cast.agent, cast.alice, start=first)
     moved = first + timedelta(days=1)
 
-    agree_window(change, cast.agent, cast.alice, start=moved)
+    # Proposed: end users still expect the first window until the new one is agreed.
+    change_propose_window(
+        change=change.pk, by=cast.agent, start=moved, end=moved + timedelta(hours=2)
+    )
+    assert _outage(change) == [Kind.ANNOUNCEMENT]
+    change_transition(change=change.pk, by=cast.alice, name="agree_window")
 
-    assert _outage(change) == [Kind.ANNOUNCEMENT, Kind.CORRECTION, Kind.ANNOUNCEMENT]
+    assert _outage(change) == [Kind.ANNOUNCEMENT, Kind.CORRECTION]
     correction = Notification.objects.get(change=change, kind=Kind.CORRECTION)
     assert correction.window_start == moved
     was = timezone.localtime(first, PARIS)
@@ -233,7 +240,9 @@ def _agreed(cast, start, agreed_at=None) -> Change:
     change = outage_change(cast.acme, cast.agent)
     agree_window(change, cast.agent, cast.alice, start=start)
     if agreed_at is not None:
+        # As if agreed (and so announced) at `agreed_at`.
         Change.objects.filter(pk=change.pk).update(window_agreed_at=agreed_at)
+        Notification.objects.filter(change=change, kind=Kind.ANNOUNCEMENT).update(created=agreed_at)
     change.refresh_from_db()
     return change
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from approvals.models import Approval, ApprovalRole, Decision
-from tests.factories import ChangeFactory, TicketFactory, approve_all, complete_checklist
+from tests.factories import NEXT_YEAR, ChangeFactory, TicketFactory, approve_all, complete_checklist
 from tickets.models import (
     Change,
     ComponentVersion,
@@ -23,7 +23,7 @@ from tickets.services import change_propose_window, change_transition
 
 C = Change.S
 T = Ticket.S
-WINDOW_START = datetime(2030, 6, 1, 21, 0, tzinfo=UTC)  # 17:00 in New York (EDT)
+WINDOW_START = datetime(NEXT_YEAR, 6, 1, 21, 0, tzinfo=UTC)  # 17:00 in New York (EDT)
 
 
 def _url(change: Change, suffix: str = "") -> str:
@@ -86,7 +86,11 @@ def test_the_review_page_puts_what_a_business_reader_needs_first(cast, alice_cli
     assert "Invoices cannot be downloaded" in html
     assert "All finance users" in html  # who is told, from the communication plan
     # The window in alice's timezone, said so.
-    assert "Saturday 1 June 2030, 17:00 \u2013 18:30" in html
+    assert (
+        WINDOW_START.astimezone(zoneinfo.ZoneInfo("America/New_York")).strftime("%A %-d %B %Y")
+        in html
+    )
+    assert "17:00 \u2013 18:30" in html
     assert "America/New_York" in html
     # Components, tickets in scope, changelog, scenarios.
     component = change.change_components.get()
@@ -94,7 +98,7 @@ def test_the_review_page_puts_what_a_business_reader_needs_first(cast, alice_cli
     for ticket in tickets:
         assert ticket.key in html
     assert "rounding of VAT" in html
-    assert change.scenarios.get().description in html
+    assert change.scenarios.get(kind="progression").description in html
     # Exactly the actions the domain offers alice now.
     actions = {o.name for o in response.context["options"]}
     assert actions == {"business_approve", "reject", "cancel"}
@@ -138,7 +142,7 @@ def test_the_whole_customer_side_of_a_provider_performed_change(cast, alice_clie
     change_transition(change=change.pk, by=cast.agent, name="perform")
     assert set(change.tickets.values_list("status", flat=True)) == {T.IN_TESTING}
 
-    scenario = change.scenarios.get()
+    scenario = change.scenarios.get(kind="progression")
     response = alice_client.post(
         _url(change, f"scenarios/{scenario.pk}/result/"), {"result": "passed", "note": "OK"}
     )
@@ -162,13 +166,22 @@ def test_the_whole_customer_side_of_a_provider_performed_change(cast, alice_clie
     response = alice_client.post(_url(change, "transitions/close/"), {"comment": "Fine"})
     assert response.status_code == 400  # no resolution
     assert "needs: resolution" in response.content.decode()
+    regression = change.scenarios.get(kind="regression")
+    alice_client.post(_url(change, f"scenarios/{regression.pk}/result/"), {"result": "passed"})
+    # Every scenario passed, but a ticket in scope was sent back: not a successful release.
     response = alice_client.post(
         _url(change, "transitions/close/"), {"resolution": "successful", "comment": "Fine"}
     )
+    assert response.status_code == 409
+    assert f"tickets not accepted: {sent_back.key}" in response.content.decode()
+    response = alice_client.post(
+        _url(change, "transitions/close/"),
+        {"resolution": "follow_up_release", "comment": "The rounding fix comes next release."},
+    )
     assert response.status_code == 302
     change = _reload(change)
-    assert (change.status, change.resolution) == (C.DONE, "successful")
-    assert ComponentVersion.objects.get(released_by=change).version == "2.4.0"
+    assert (change.status, change.resolution) == (C.DONE, "follow_up_release")
+    assert not ComponentVersion.objects.filter(released_by=change).exists()
 
 
 def test_a_refused_close_keeps_the_choice_and_gives_the_reason(cast, alice_client):
@@ -209,13 +222,14 @@ def test_a_refused_action_shows_the_domains_reason(cast, alice_client, name, sta
 def test_proposing_a_window_reads_it_in_the_users_timezone(cast, alice_client, review):
     change, _ = review
     response = alice_client.post(
-        _url(change, "window/"), {"start": "2030-01-15T22:00", "end": "2030-01-15T23:30"}
+        _url(change, "window/"),
+        {"start": f"{NEXT_YEAR}-01-15T22:00", "end": f"{NEXT_YEAR}-01-15T23:30"},
     )
     assert response.status_code == 302
     change = _reload(change)
     new_york = zoneinfo.ZoneInfo("America/New_York")
-    assert change.window_start == datetime(2030, 1, 15, 22, 0, tzinfo=new_york)
-    assert change.window_start == datetime(2030, 1, 16, 3, 0, tzinfo=UTC)
+    assert change.window_start == datetime(NEXT_YEAR, 1, 15, 22, 0, tzinfo=new_york)
+    assert change.window_start == datetime(NEXT_YEAR, 1, 16, 3, 0, tzinfo=UTC)
     assert (change.window_proposed_by, change.window_agreed_at) == (cast.alice, None)
     # Alice proposed it: agreeing is the provider's turn now.
     page = alice_client.get(_url(change))
@@ -226,12 +240,14 @@ def test_proposing_a_window_reads_it_in_the_users_timezone(cast, alice_client, r
 def test_an_invalid_window_keeps_what_was_typed(cast, alice_client, review):
     change, _ = review
     response = alice_client.post(
-        _url(change, "window/"), {"start": "2030-01-15T22:00", "end": "2030-01-15T21:00"}
+        _url(change, "window/"),
+        {"start": f"{NEXT_YEAR}-01-15T22:00", "end": f"{NEXT_YEAR}-01-15T21:00"},
     )
     assert response.status_code == 400
     html = response.content.decode()
     assert "The window must end after it starts." in html
-    assert 'value="2030-01-15T22:00"' in html and 'value="2030-01-15T21:00"' in html
+    assert f'value="{NEXT_YEAR}-01-15T22:00"' in html
+    assert f'value="{NEXT_YEAR}-01-15T21:00"' in html
     assert _reload(change).window_start == WINDOW_START
 
 
@@ -299,9 +315,11 @@ def test_the_whole_customer_side_of_a_change_they_perform(cast, alice_client, ow
     assert response.status_code == 400
     assert _reload(own_change).status == C.IN_TESTING
 
-    scenario = own_change.scenarios.get()
-    alice_client.post(_url(own_change, f"scenarios/{scenario.pk}/result/"), {"result": "passed"})
-    assert _reload(scenario).result == ScenarioResult.PASSED
+    for scenario in own_change.scenarios.all():
+        alice_client.post(
+            _url(own_change, f"scenarios/{scenario.pk}/result/"), {"result": "passed"}
+        )
+        assert _reload(scenario).result == ScenarioResult.PASSED
     ticket = own_change.tickets.get()
     alice_client.post(_url(own_change, f"tickets/{ticket.key}/accept/"))
     assert _reload(ticket).status == T.DONE
@@ -334,7 +352,7 @@ def test_rolling_back_a_change_they_perform(cast, alice_client, own_change):
 
 
 def test_results_are_recorded_only_while_testing(cast, alice_client, own_change):
-    scenario = own_change.scenarios.get()
+    scenario = own_change.scenarios.get(kind="progression")
     response = alice_client.post(
         _url(own_change, f"scenarios/{scenario.pk}/result/"), {"result": "passed", "note": "x"}
     )
@@ -360,7 +378,8 @@ def test_get_on_an_action_url_leads_back_to_the_page(cast, alice_client, own_cha
 def test_agreeing_ones_own_window_is_refused_beside_the_window(cast, alice_client, review):
     change, _ = review
     alice_client.post(
-        _url(change, "window/"), {"start": "2030-01-15T22:00", "end": "2030-01-15T23:30"}
+        _url(change, "window/"),
+        {"start": f"{NEXT_YEAR}-01-15T22:00", "end": f"{NEXT_YEAR}-01-15T23:30"},
     )
     response = alice_client.post(_url(change, "transitions/agree_window/"))
     assert response.status_code == 403

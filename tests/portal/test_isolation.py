@@ -15,6 +15,7 @@ import pytest
 from django.urls import reverse
 
 from notifications.models import Delivery
+from tests.factories import NEXT_YEAR
 from tests.portal.world import (
     LIST_PATTERNS,
     OBJECT_PATTERNS,
@@ -38,8 +39,8 @@ POST_DATA = {
     "resolution": "successful",
     "result": "passed",
     "state": "done",
-    "start": "2030-01-01T10:00",
-    "end": "2030-01-01T11:00",
+    "start": f"{NEXT_YEAR}-01-01T10:00",
+    "end": f"{NEXT_YEAR}-01-01T11:00",
 }
 
 

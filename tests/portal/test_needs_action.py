@@ -23,12 +23,14 @@ T = TicketStatus
 C = ChangeStatus
 
 
-def ticket_waits_on_customer(status: str, performer: str | None) -> bool:
+def ticket_waits_on_customer(status: str, performer: str | None, change_status: str | None) -> bool:
     # WORKFLOW.md, "Support tickets": "a ticket waits on the customer in
     # WAITING_FOR_CUSTOMER and IN_TESTING, and also in TO_BE_RELEASED when its change is
-    # performed by the customer."
+    # performed by the customer and is itself TO_BE_RELEASED".
     return status in (T.WAITING_FOR_CUSTOMER, T.IN_TESTING) or (
-        status == T.TO_BE_RELEASED and performer == Performer.CUSTOMER
+        status == T.TO_BE_RELEASED
+        and performer == Performer.CUSTOMER
+        and change_status == C.TO_BE_RELEASED
     )
 
 
@@ -45,17 +47,23 @@ def change_waits_on_customer(status: str, performer: str) -> bool:
     return status in (C.TO_BE_RELEASED, C.IN_TESTING)
 
 
-TICKET_CASES = list(itertools.product(T.values, [None, *Performer.values]))
+# A ticket alone, or in a change of either performer that is still being written and
+# approved (waits on nobody's action but the author's and approvers'), or approved.
+TICKET_CASES = [(status, None, None) for status in T.values] + list(
+    itertools.product(T.values, Performer.values, [C.DRAFT, C.AWAITING_APPROVAL, C.TO_BE_RELEASED])
+)
 CHANGE_CASES = list(itertools.product(C.values, Performer.values))
 
 
-@pytest.mark.parametrize(("status", "performer"), TICKET_CASES, ids=lambda v: str(v))
-def test_ticket_case(cast, alice_client, status, performer) -> None:
+@pytest.mark.parametrize(
+    ("status", "performer", "change_status"), TICKET_CASES, ids=lambda v: str(v)
+)
+def test_ticket_case(cast, alice_client, status, performer, change_status) -> None:
     change = None
     if performer is not None:
-        # A draft change: never waits on anyone's action but the author's, so only the
-        # ticket can count here.
-        change = ChangeFactory(organization=cast.acme, author=cast.agent, performer=performer)
+        change = ChangeFactory(
+            organization=cast.acme, author=cast.agent, performer=performer, status=change_status
+        )
     ticket = TicketFactory(
         organization=cast.acme, reporter=cast.alice, status=status, change=change
     )
@@ -65,9 +73,12 @@ def test_ticket_case(cast, alice_client, status, performer) -> None:
         reporter=cast.bob,
         status=status,
         change=change
-        and ChangeFactory(organization=cast.globex, author=cast.agent, performer=performer),
+        and ChangeFactory(
+            organization=cast.globex, author=cast.agent, performer=performer, status=change_status
+        ),
     )
-    expected = ticket_waits_on_customer(status, performer)
+    expected = ticket_waits_on_customer(status, performer, change_status)
+    change_counts = int(change is not None and change_waits_on_customer(change_status, performer))
 
     assert list(tickets_waiting_on_customer(cast.alice)) == ([ticket] if expected else [])
     response = alice_client.get("/portal/")
@@ -76,8 +87,8 @@ def test_ticket_case(cast, alice_client, status, performer) -> None:
     assert shown == ([ticket.key] if expected else [])
     assert response.context["action_counts"] == {
         "tickets": int(expected),
-        "changes": 0,
-        "total": int(expected),
+        "changes": change_counts,
+        "total": int(expected) + change_counts,
     }
     listed = alice_client.get("/portal/tickets/?show=action").context["page"].object_list
     assert [t.key for t in listed] == shown
@@ -118,18 +129,21 @@ def test_every_case_together_and_the_counts_in_the_navigation(cast, alice_client
         )
         if change_waits_on_customer(status, performer):
             expected_keys.add(c.key)
-    drafts = {
-        p: ChangeFactory(organization=cast.acme, author=cast.agent, performer=p)
-        for p in Performer.values
-    }
-    for status, performer in TICKET_CASES:
+    holders = {}
+    for status, performer, change_status in TICKET_CASES:
+        if performer and (performer, change_status) not in holders:
+            holders[performer, change_status] = c = ChangeFactory(
+                organization=cast.acme, author=cast.agent, performer=performer, status=change_status
+            )
+            if change_waits_on_customer(change_status, performer):
+                expected_keys.add(c.key)
         t = TicketFactory(
             organization=cast.acme,
             reporter=cast.alice,
             status=status,
-            change=drafts[performer] if performer else None,
+            change=holders[performer, change_status] if performer else None,
         )
-        if ticket_waits_on_customer(status, performer):
+        if ticket_waits_on_customer(status, performer, change_status):
             expected_keys.add(t.key)
 
     response = alice_client.get("/portal/")

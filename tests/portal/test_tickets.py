@@ -63,7 +63,8 @@ def test_the_conversation_shows_public_comments_only(cast, alice_client) -> None
         (T.WAITING_FOR_CUSTOMER, T.WAITING_FOR_SUPPORT),
         (T.WAITING_FOR_SUPPORT, T.WAITING_FOR_SUPPORT),
         (T.IN_PROGRESS, T.IN_PROGRESS),
-        (T.IN_TESTING, T.IN_TESTING),
+        # §4.2: the customer comments a ticket in testing "to send them back".
+        (T.IN_TESTING, T.WAITING_FOR_SUPPORT),
     ],
 )
 def test_commenting_moves_the_status_as_the_workflow_says(
@@ -77,7 +78,9 @@ def test_commenting_moves_the_status_as_the_workflow_says(
     assert Ticket.objects.get(pk=ticket.pk).status == after
     comment = TicketComment.objects.get(ticket=ticket)
     assert (comment.author, comment.public) == (cast.alice, True)
-    moved = TransitionLog.objects.filter(ticket=ticket, transition="customer_reply").exists()
+    moved = TransitionLog.objects.filter(
+        ticket=ticket, transition__in=["customer_reply", "send_back"]
+    ).exists()
     assert moved is (status != after)
 
 

@@ -78,7 +78,7 @@ def url_values(org: Org) -> dict[tuple[str, str] | str, object]:
         ("notification_read", "pk"): org.notice.pk,
         "ref": org.change.key,
         "ticket": org.ticket.key,
-        "scenario": org.change.scenarios.get().pk,
+        "scenario": org.change.scenarios.get(kind="progression").pk,
         "item": org.change.checklist.first().pk,
         "pk": org.contact.pk,
     }

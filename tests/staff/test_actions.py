@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 
 from approvals.models import Approval
-from tests.factories import ChangeFactory, ComponentFactory, TicketFactory, environment
+from tests.factories import NEXT_YEAR, ChangeFactory, ComponentFactory, TicketFactory, environment
 from tests.staff.conftest import client_for
 from tickets.models import (
     Change,
@@ -184,12 +184,14 @@ def test_a_window_is_proposed_in_the_users_timezone(cast) -> None:
     change = ChangeFactory(organization=cast.acme, author=cast.agent)
     client = client_for(cast.agent)
     url = reverse("staff:change_window", args=[change.key])
-    response = client.post(url, {"start": "2030-03-04T22:00", "end": "2030-03-04T21:00"})
+    response = client.post(
+        url, {"start": f"{NEXT_YEAR}-03-04T22:00", "end": f"{NEXT_YEAR}-03-04T21:00"}
+    )
     assert response.status_code == 400
     assert "must end after it starts" in response.content.decode()
-    client.post(url, {"start": "2030-03-04T22:00", "end": "2030-03-04T23:30"})
+    client.post(url, {"start": f"{NEXT_YEAR}-03-04T22:00", "end": f"{NEXT_YEAR}-03-04T23:30"})
     change.refresh_from_db()
-    assert change.window_start == datetime(2030, 3, 4, 22, 0, tzinfo=ZoneInfo("Europe/Paris"))
+    assert change.window_start == datetime(NEXT_YEAR, 3, 4, 22, 0, tzinfo=ZoneInfo("Europe/Paris"))
     assert change.window_proposed_by == cast.agent
 
 
@@ -320,8 +322,11 @@ def test_the_editor_writes_the_nine_sections_and_the_change_becomes_submittable(
         **{
             f"c-in_{component.pk}": "on",
             f"c-v_{component.pk}": "2.4.0",
+            "scenarios-TOTAL_FORMS": 2,
             "scenarios-0-kind": "regression",
             "scenarios-0-description": "Old invoices still open.",
+            "scenarios-1-kind": "progression",
+            "scenarios-1-description": "New invoices round VAT.",
         },
     )
     response = _edit(client, draft, data)
@@ -330,7 +335,10 @@ def test_the_editor_writes_the_nine_sections_and_the_change_becomes_submittable(
     assert draft.summary == "Billing 2.4.\nRounds VAT."  # stored with LF
     assert draft.incomplete_sections() == []
     assert ticket.key in draft.changelog  # pre-filled from the attached ticket
-    assert [s.description for s in draft.scenarios.all()] == ["Old invoices still open."]
+    assert [s.description for s in draft.scenarios.all()] == [
+        "Old invoices still open.",
+        "New invoices round VAT.",
+    ]
     assert next(o for o in transitions_for(draft, cast.agent) if o.name == "submit").allowed
     page = client.get(reverse("staff:change_edit", args=[draft.key])).content.decode()
     assert "Every section is complete." in page

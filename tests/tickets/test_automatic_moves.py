@@ -133,7 +133,8 @@ def test_successful_close_records_released_versions(cast) -> None:
     change = ChangeFactory(organization=cast.acme, author=cast.agent, status=C.IN_TESTING)
     cc = change.change_components.get()
     ComponentVersionFactory(component=cc.component, environment=change.environment, version="2.3.9")
-    scenario_record_result(scenario=change.scenarios.get().pk, by=cast.alice, result="passed")
+    for s in change.scenarios.all():
+        scenario_record_result(scenario=s.pk, by=cast.alice, result="passed")
     change_transition(change=change.pk, by=cast.alice, name="close", resolution="successful")
     current = ComponentVersion.objects.get(component=cc.component, environment=change.environment)
     assert (current.version, current.released_by_id) == ("2.4.0", change.pk)

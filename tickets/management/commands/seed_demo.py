@@ -307,7 +307,9 @@ class Command(BaseCommand):
                 hour=21, minute=0, second=0, microsecond=0
             )
             if target >= 5:
-                start = self.now - timedelta(days=1, hours=3)
+                # A window must be proposed in the future; it is moved back below, once
+                # performed, so the demo's history reads as yesterday's release.
+                start = self.now + timedelta(minutes=30)
             services.change_propose_window(
                 change=change, by=u["agent"], start=start, end=start + timedelta(hours=2)
             )
@@ -326,6 +328,10 @@ class Command(BaseCommand):
                     "perform",
                     u["agent"] if change.performer == "provider" else customer,
                     comment="Deployed following the procedure.",
+                )
+                past = self.now - timedelta(days=1, hours=3)
+                Change.objects.filter(pk=change.pk).update(
+                    window_start=past, window_end=past + timedelta(hours=2)
                 )
         if target == 6:
             t("roll_back", u["agent"], comment="Exports timed out after the upgrade; rolled back.")
