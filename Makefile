@@ -53,3 +53,10 @@ screenshots: $(VENV)/.installed-dev
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .mypy_cache .ruff_cache
+
+.PHONY: bench-http
+BENCH_TICKETS ?= 100000
+## make bench-http: every page and the main API endpoints under gunicorn and wrk at a desk's
+## volume (BENCH_TICKETS=1000000 for a million), beside a bare view; see docs/benchmarks.md.
+bench-http: $(VENV)/.installed-dev
+	$(PY) benchmarks/http_pages.py --tickets $(BENCH_TICKETS)

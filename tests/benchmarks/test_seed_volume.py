@@ -117,3 +117,20 @@ def test_refuses_with_debug_off_or_on_a_desk_with_data(db, settings) -> None:
     call_command("seed_volume", "--tickets", "10", "--add", stdout=StringIO())
     assert Ticket.objects.count() == 20
     assert User.objects.filter(username="alice").count() == 1
+
+
+def test_keys_written_without_per_row_checks_are_checked_after(seeded) -> None:
+    from django.db import connection
+
+    from tickets.management.commands.seed_volume import Seeder
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET session_replication_role = replica")
+        cursor.execute(
+            "UPDATE tickets_ticketcomment SET ticket_id = 999999999 "
+            "WHERE id = (SELECT min(id) FROM tickets_ticketcomment)"
+        )
+        cursor.execute("RESET session_replication_role")
+    seeder = Seeder(1, seed=1, out=StringIO())
+    with pytest.raises(CommandError, match=r"TicketComment\.ticket: 1"):
+        seeder._check_keys(dict.fromkeys(seeder.tables, 1))
