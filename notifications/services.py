@@ -126,20 +126,18 @@ def _sync_announcement(change: Change, by: User | None) -> None:
         and change.status == ChangeStatus.TO_BE_RELEASED
         and change.window_agreed_at is not None
     )
-    window = {"window_start": change.window_start, "window_end": change.window_end}
+    start, end = change.window_start, change.window_end
     if due and live is None:
-        _record_outage(change, Kind.ANNOUNCEMENT, by=by, **window)
-    elif (
-        due
-        and live is not None
-        and (live.window_start, live.window_end)
-        != (
-            change.window_start,
-            change.window_end,
+        _record_outage(change, Kind.ANNOUNCEMENT, by=by, window_start=start, window_end=end)
+    elif due and live is not None and (live.window_start, live.window_end) != (start, end):
+        _record_outage(
+            change,
+            Kind.CORRECTION,
+            by=by,
+            window_start=start,
+            window_end=end,
+            previous={"start": live.window_start, "end": live.window_end},
         )
-    ):
-        previous = {"start": live.window_start, "end": live.window_end}
-        _record_outage(change, Kind.CORRECTION, by=by, previous=previous, **window)
     elif live is not None and change.status not in _APPROVED_PATH:
         _record_outage(
             change,

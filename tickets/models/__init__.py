@@ -1,0 +1,104 @@
+"""The domain of WORKFLOW.md, by entity: organisations and people (`people`), support
+tickets (`support`), change tickets (`changes`) and their parts (`parts`), the history
+(`history`); with the enumerations (`choices`), who may do what (`roles`) and the change
+workflow's guards (`guards`). Everything is importable from `tickets.models` as before.
+"""
+
+from .changes import EDITABLE, FIELD_SECTION, SECTIONS, WINDOW_EARLIEST, WINDOW_LATEST, Change
+from .choices import (
+    HOLDABLE,
+    ChangeStatus,
+    ChecklistState,
+    Performer,
+    Priority,
+    Resolution,
+    ScenarioKind,
+    ScenarioResult,
+    StandardCheck,
+    TicketStatus,
+    TicketType,
+)
+from .history import AppendOnly, AppendOnlyQuerySet, SectionEdit, TransitionLog
+from .parts import (
+    ChangeComponent,
+    ChecklistItem,
+    ChecklistTemplateItem,
+    ReleasedTicket,
+    TestScenario,
+)
+from .people import (
+    TIMEZONE_CHOICES,
+    Component,
+    ComponentVersion,
+    Contact,
+    Environment,
+    Organization,
+    User,
+)
+from .roles import (
+    APPROVER,
+    CHECKLIST_FILLER,
+    CUSTOMER,
+    PERFORMER_SIDE,
+    PROVIDER,
+    PROVIDER_OR_CUSTOMER,
+    REJECTER,
+    RESULT_RECORDER,
+    ROLLBACK_SIDE,
+    SECTION_EDITOR,
+    SUBMITTER,
+    WINDOW_AGREER,
+    WINDOW_PROPOSER,
+)
+from .support import Ticket, TicketComment
+
+__all__ = [
+    "APPROVER",
+    "CHECKLIST_FILLER",
+    "CUSTOMER",
+    "EDITABLE",
+    "FIELD_SECTION",
+    "HOLDABLE",
+    "PERFORMER_SIDE",
+    "PROVIDER",
+    "PROVIDER_OR_CUSTOMER",
+    "REJECTER",
+    "RESULT_RECORDER",
+    "ROLLBACK_SIDE",
+    "SECTIONS",
+    "SECTION_EDITOR",
+    "SUBMITTER",
+    "TIMEZONE_CHOICES",
+    "WINDOW_AGREER",
+    "WINDOW_EARLIEST",
+    "WINDOW_LATEST",
+    "WINDOW_PROPOSER",
+    "AppendOnly",
+    "AppendOnlyQuerySet",
+    "Change",
+    "ChangeComponent",
+    "ChangeStatus",
+    "ChecklistItem",
+    "ChecklistState",
+    "ChecklistTemplateItem",
+    "Component",
+    "ComponentVersion",
+    "Contact",
+    "Environment",
+    "Organization",
+    "Performer",
+    "Priority",
+    "ReleasedTicket",
+    "Resolution",
+    "ScenarioKind",
+    "ScenarioResult",
+    "SectionEdit",
+    "StandardCheck",
+    "TestScenario",
+    "Ticket",
+    "TicketComment",
+    "TicketStatus",
+    "TicketType",
+    "TransitionLog",
+    "User",
+]
