@@ -18,6 +18,7 @@ import pytest
 from django.utils import timezone
 
 from notifications import sending
+from notifications import smtp as engine
 from notifications.models import Delivery, DeliveryState, Notification, NotificationKind
 from notifications.selectors import communications_for_change
 from notifications.services import reminders_send_due
@@ -78,7 +79,7 @@ def test_agreeing_an_outage_window_announces_it_to_every_contact_once(
     announcement = Notification.objects.get(change=change, kind=NotificationKind.ANNOUNCEMENT)
     message = next(m.parsed() for m in smtp_server.recorder.messages if m.rcpts == [emails[0]])
     assert message["Subject"].strip() == announcement.subject
-    assert message["Message-ID"] == sending.message_id(
+    assert message["Message-ID"] == engine.message_id(
         announcement.pk, _outage_deliveries(change).get(recipient=emails[0]).pk
     )
     text = _text(message)

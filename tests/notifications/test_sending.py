@@ -12,6 +12,7 @@ from django.core import mail
 from django.utils import timezone
 
 from notifications import sending
+from notifications import smtp as engine
 from notifications.models import Delivery, DeliveryState, Notification, NotificationKind
 from tests.factories import ChangeFactory
 
@@ -59,7 +60,7 @@ def test_a_batch_is_sent_over_one_connection_and_recorded(cast, smtp) -> None:
     assert d.sent_at is not None
     [message] = [m.parsed() for m in smtp.recorder.messages if m.rcpts == ["u3@example.com"]]
     assert message["To"] == "u3@example.com"
-    assert message["Message-ID"] == sending.message_id(n.pk, d.pk)
+    assert message["Message-ID"] == engine.message_id(n.pk, d.pk)
     assert message["Auto-Submitted"] == "auto-generated"
     assert message["Subject"].strip() == n.subject
     text = message.get_body(preferencelist=("plain",)).get_content()
@@ -71,11 +72,11 @@ def test_a_batch_is_sent_over_one_connection_and_recorded(cast, smtp) -> None:
 
 def test_the_wire_template_is_the_message_django_would_build(cast) -> None:
     n = _notification(cast, [])
-    template = sending._WireTemplate(n)
+    template = engine._WireTemplate(n)
     assert template.raw is not None
     fast = template.data("x@example.com", "<id-1@example.com>")
-    built = sending.build_message(n, to="x@example.com", msgid="<id-1@example.com>")
-    slow = sending._LEADING_DOT.sub(b"..", built.message().as_bytes(linesep="\r\n"))
+    built = engine.build_message(n, to="x@example.com", msgid="<id-1@example.com>")
+    slow = engine._LEADING_DOT.sub(b"..", built.message().as_bytes(linesep="\r\n"))
 
     def headers(raw: bytes) -> list[bytes]:
         # The MIME boundary and Date differ between any two builds; nothing else may.
@@ -99,7 +100,7 @@ def test_a_lost_claim_sends_nothing(cast, smtp) -> None:
     first, second = sending.claim(notification_id=n.pk, token=token, now=timezone.now(), size=2)
     # Another worker takes `first` over meanwhile.
     Delivery.objects.filter(pk=first.id).update(claim_token=uuid.uuid4())
-    sender = sending._sender(n)
+    sender = engine.sender_for(n)
     try:
         lost = sender.send(
             first,
@@ -113,7 +114,7 @@ def test_a_lost_claim_sends_nothing(cast, smtp) -> None:
         )
     finally:
         sender.close()
-    assert (lost.status, ok.status) == (sending.FENCED, sending.SENT)
+    assert (lost.status, ok.status) == (engine.FENCED, engine.SENT)
     assert [m.rcpts for m in smtp.recorder.messages] == [["b@example.com"]]
     assert Delivery.objects.get(pk=first.id).state == S.SENDING  # the other worker's
 
@@ -121,7 +122,7 @@ def test_a_lost_claim_sends_nothing(cast, smtp) -> None:
 def test_a_failed_commit_sends_nothing(cast, smtp) -> None:
     n = _notification(cast, ["a@example.com"])
     [d] = sending.claim(notification_id=n.pk, token=uuid.uuid4(), now=timezone.now(), size=1)
-    sender = sending._sender(n)
+    sender = engine.sender_for(n)
 
     def commit() -> bool:
         raise ConnectionError("the database went away")
