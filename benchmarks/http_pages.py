@@ -379,7 +379,9 @@ def main() -> None:
 
         def measure(row: Endpoint) -> None:
             headers = {**common, **auth[row.auth]}
+            started = time.monotonic()
             status, _, body = client.request("GET", row.path, headers)
+            row.result["single"] = time.monotonic() - started
             if status != 200:
                 sys.exit(f"{row.name} {row.path}: {status}\n{body[:2000]!r}")
             row.result["size"] = len(body)
@@ -441,6 +443,13 @@ def render(rows: list[Endpoint], first: Endpoint, last: Endpoint, bare_rps: floa
     ]
     for row in [first, *rows, last]:
         r = row.result
+        if not r["requests"]:
+            lines.append(
+                f"| {row.name} | `{row.path}` | 0 | - | - | - | {r.get('queries', 1)} "
+                f"| {r['size']:,} | 0.00 | no answer within {r['seconds']:.0f} s "
+                f"({r['single']:.1f} s alone) |"
+            )
+            continue
         share = r["rps"] / bare_rps
         misses = []
         if row is not first and row is not last:
