@@ -21,7 +21,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 
-from . import services, web
+from . import services, web, workflow
 from .errors import DomainError
 from .models import (
     Change,
@@ -436,7 +436,7 @@ def _change_page(
     window_start = change.window_start and timezone.localtime(change.window_start)
     window_end = change.window_end and timezone.localtime(change.window_end)
     labels = dict(Change.S.choices)
-    steps = web.transition_meta(Change)
+    steps = workflow.transition_customs(Change)
     return _page(
         request,
         "change_detail.html",

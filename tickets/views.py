@@ -118,7 +118,7 @@ def _status_label(model: type, value: str) -> str:
 
 
 def _done(request: HttpRequest, model: type, name: str, obj: Any) -> None:
-    label = web.transition_meta(model).get(name, {}).get("label", name)
+    label = workflow.transition_customs(model).get(name, {}).get("label", name)
     messages.success(request, f"{label}: {obj.key} is now {obj.get_status_display()}.")
 
 
@@ -357,7 +357,7 @@ def _ticket_page(
 ) -> HttpResponse:
     user = request.user
     ticket = _ticket(user, ref)
-    meta = web.transition_meta(Ticket)
+    meta = workflow.transition_customs(Ticket)
     stream = [
         Entry(at=c.created, kind="comment", actor=c.author, obj=c, text=c.body)
         for c in comments_visible_to(user)
@@ -682,7 +682,7 @@ EDIT_BURST = timedelta(minutes=2)
 def _timeline(user: User, change: Change) -> list[Entry]:
     """Transitions and section edits, newest first; the edits one person saved together
     (in one editor save, or within a couple of minutes) read as one entry."""
-    meta = web.transition_meta(Change)
+    meta = workflow.transition_customs(Change)
     entries = [
         Entry(
             at=log.at,
@@ -764,7 +764,7 @@ def _change_page(
         "components": components,
         "options": options,
         "describe": {
-            name: m.get("describe", "") for name, m in web.transition_meta(Change).items()
+            name: m.get("describe", "") for name, m in workflow.transition_customs(Change).items()
         },
         "refused": refused,
         "panel": approvals_panel(change=change),

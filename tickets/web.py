@@ -84,12 +84,6 @@ def paginate(request: HttpRequest, qs: QuerySet) -> Page:
     return Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
 
 
-def transition_meta(model: type) -> dict[str, dict[str, Any]]:
-    """Each transition's `custom` (label, needs, describe, ...) by name, from the model's
-    table."""
-    return {t.name: t.custom for t in workflow.transitions_of(model)}
-
-
 def succeed(request: HttpRequest, message: str, to: str) -> HttpResponse:
     """After a POST that worked: say what happened, then go to the page `to` (a URL)."""
     messages.success(request, message)
@@ -161,7 +155,7 @@ def take_transition(
     form.is_valid()  # every field is optional: the domain says what is missing
     data = form.cleaned_data
     comment = data.get("comment", "")
-    needs = transition_meta(type(subject)).get(name, {}).get("needs", ())
+    needs = workflow.transition_customs(type(subject)).get(name, {}).get("needs", ())
     params = {n: data.get(n) or "" for n in needs if n != "comment" and n in form.fields}
     try:
         if isinstance(subject, Change):

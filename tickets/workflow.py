@@ -151,6 +151,12 @@ def transitions_of(model: type[models.Model]) -> list[Transition]:
     ]
 
 
+def transition_customs(model: type[models.Model]) -> dict[str, dict[str, Any]]:
+    """Each transition's `custom` (label, who, needs, trigger, describe) by name, from the
+    model's table: what the pages, the API and the diagrams show of it."""
+    return {t.name: t.custom for t in transitions_of(model)}
+
+
 def targets_of(t: Transition, source: Any) -> tuple[str, ...]:
     if t.target is None:
         return (str(source),)

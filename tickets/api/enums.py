@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from approvals.models import PROVIDER_ROLES
 from tickets import workflow
-from tickets.models import Change, Ticket
+from tickets.models import Change, Ticket, UserRole
 
 
 def _manual_transitions(model: type) -> list[tuple[str, str]]:
@@ -19,15 +19,12 @@ def _manual_transitions(model: type) -> list[tuple[str, str]]:
     return list(seen.items())
 
 
-def _needs(model: type) -> dict[str, tuple[str, ...]]:
-    return {t.name: tuple(t.custom.get("needs", ())) for t in workflow.transitions_of(model)}
-
-
 TICKET_TRANSITIONS = _manual_transitions(Ticket)
 CHANGE_TRANSITIONS = _manual_transitions(Change)
-# What each transition takes besides `comment` (which every transition accepts).
-TICKET_NEEDS = _needs(Ticket)
-CHANGE_NEEDS = _needs(Change)
+# What each change transition takes besides `comment` (which every transition accepts).
+CHANGE_NEEDS = {
+    n: tuple(c.get("needs", ())) for n, c in workflow.transition_customs(Change).items()
+}
 
 PROVIDER_APPROVAL_ROLES = [(r.value, r.label) for r in PROVIDER_ROLES]
 TRANSITION_PARAMETERS = [
@@ -36,11 +33,4 @@ TRANSITION_PARAMETERS = [
     ("resolution", "resolution"),
     ("change", "change"),
 ]
-USER_ROLES = [
-    ("support_agent", "Support agent"),
-    ("qa", "QA"),
-    ("operations_management", "Operations management"),
-    ("engineer", "Provider engineer (gives the Peer approval)"),
-    ("customer", "Customer user"),
-]
-USER_KINDS = [("provider", "Provider staff"), ("customer", "Customer user")]
+USER_ROLES = UserRole.choices

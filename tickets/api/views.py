@@ -657,18 +657,7 @@ class MeView(APIView):
     )
     def get(self, request: Request) -> Response:
         user: User = request.user  # type: ignore[assignment]
-        roles = [
-            role
-            for role, held in (
-                ("support_agent", user.is_provider and user.is_support_agent),
-                ("qa", user.is_provider and user.is_qa),
-                ("operations_management", user.is_provider and user.is_operations_manager),
-                ("customer", user.is_customer),
-            )
-            if held
-        ]
-        if user.is_provider and not roles:
-            roles = ["engineer"]
+        roles = [str(r) for r in user.roles]
         return Response(
             s.MeSerializer(
                 {

@@ -34,6 +34,7 @@ from .people import (
     Environment,
     Organization,
     User,
+    UserRole,
 )
 from .roles import (
     APPROVER,
@@ -101,4 +102,5 @@ __all__ = [
     "TicketType",
     "TransitionLog",
     "User",
+    "UserRole",
 ]

@@ -29,6 +29,17 @@ class Organization(models.Model):
         return self.name
 
 
+class UserRole(models.TextChoices):
+    """What a person is to the process (WORKFLOW.md, "People and roles"). Stored as the
+    user's kind and role flags; this names them."""
+
+    SUPPORT_AGENT = "support_agent", "support agent"  # triages, writes and performs changes
+    QA = "qa", "QA"  # gives the QA approval
+    OPERATIONS_MANAGEMENT = "operations_management", "operations management"  # Operations
+    ENGINEER = "engineer", "engineer"  # provider staff with no role flag: gives Peer approvals
+    CUSTOMER = "customer", "customer"  # a member of one enterprise customer
+
+
 class User(AbstractUser):
     """A person with a login: provider staff, or a member of one customer organisation."""
 
@@ -75,17 +86,25 @@ class User(AbstractUser):
         return self.kind == self.Kind.CUSTOMER
 
     @property
-    def role_names(self) -> list[str]:
+    def roles(self) -> list[str]:
+        """The user's roles, as `UserRole` values: the one vocabulary the pages, the API
+        and the admin speak of people in."""
         if self.is_customer:
-            return ["customer"]
-        roles = []
-        if self.is_support_agent:
-            roles.append("support agent")
-        if self.is_qa:
-            roles.append("QA")
-        if self.is_operations_manager:
-            roles.append("operations management")
-        return roles or ["engineer"]
+            return [UserRole.CUSTOMER]
+        roles = [
+            role
+            for role, held in (
+                (UserRole.SUPPORT_AGENT, self.is_support_agent),
+                (UserRole.QA, self.is_qa),
+                (UserRole.OPERATIONS_MANAGEMENT, self.is_operations_manager),
+            )
+            if held
+        ]
+        return roles or [UserRole.ENGINEER]
+
+    @property
+    def role_names(self) -> list[str]:
+        return [UserRole(r).label for r in self.roles]
 
 
 class Environment(models.Model):
