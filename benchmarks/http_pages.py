@@ -7,7 +7,8 @@ desk's volume, each beside a bare view measured in the same run (issue 13). Run 
 
 1. The PostgreSQL database `cp_bench_<N>` (or --database) on DATABASE_URL's server is
    created, migrated with the production settings and filled by `seed_volume --tickets N`;
-   an existing one already holding N tickets is kept (--reseed drops it first).
+   an existing one already holding N tickets with every migration applied is kept
+   (--reseed drops it first).
 2. The app runs under gunicorn as the Dockerfile starts it (two sync workers,
    --preload, access log), with the production settings (DEBUG off, hashed static files,
    django-axes, CSP, the Redis cache; REDIS_URL, database 4 by default) and one addition,
@@ -117,7 +118,15 @@ def prepare_database(name: str, tickets: int, env: dict[str, str], reseed: bool)
             have = int(psql(name, "SELECT count(*) FROM tickets_ticket"))
         except (subprocess.CalledProcessError, ValueError):
             have = -1
-        if have == tickets:
+        # A database seeded before a migration is seeded again rather than migrated: a
+        # data migration over millions of rows can take longer than the seed.
+        pending = subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--check", "--verbosity=0"],
+            cwd=BASE_DIR,
+            env=env,
+            capture_output=True,
+        ).returncode
+        if have == tickets and not pending:
             return f"kept {name} ({have:,} tickets)"
     psql("postgres", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     psql("postgres", f'CREATE DATABASE "{name}"')
