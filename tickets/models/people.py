@@ -86,7 +86,7 @@ class User(AbstractUser):
         return self.kind == self.Kind.CUSTOMER
 
     @property
-    def roles(self) -> list[str]:
+    def roles(self) -> list[UserRole]:
         """The user's roles, as `UserRole` values: the one vocabulary the pages, the API
         and the admin speak of people in."""
         if self.is_customer:
