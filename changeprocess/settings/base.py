@@ -142,14 +142,14 @@ EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default=str(BASE_DIR / "sent-mail"))
 
-# Communications (notifications/): see notifications/sending.py for what each one guards.
-NOTIFICATIONS_REMINDER_LEAD = timedelta(
-    minutes=env.int("NOTIFICATIONS_REMINDER_LEAD_MINUTES", default=24 * 60)
 # Deployment windows (tickets.services.window_problems): how far ahead one may start, and
 # how long one may last.
 CHANGE_WINDOW_MAX_DAYS_AHEAD = env.int("CHANGE_WINDOW_MAX_DAYS_AHEAD", default=730)
 CHANGE_WINDOW_MAX_HOURS = env.int("CHANGE_WINDOW_MAX_HOURS", default=7 * 24)
 
+# Communications (notifications/): see notifications/sending.py for what each one guards.
+NOTIFICATIONS_REMINDER_LEAD = timedelta(
+    minutes=env.int("NOTIFICATIONS_REMINDER_LEAD_MINUTES", default=24 * 60)
 )
 NOTIFICATIONS_BATCH_SIZE = env.int("NOTIFICATIONS_BATCH_SIZE", default=200)  # per task
 # Tasks sending one communication at once. Sending waits on the mail server and the
