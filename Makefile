@@ -60,3 +60,17 @@ BENCH_TICKETS ?= 100000
 ## volume (BENCH_TICKETS=1000000 for a million), beside a bare view; see docs/benchmarks.md.
 bench-http: $(VENV)/.installed-dev
 	$(PY) benchmarks/http_pages.py --tickets $(BENCH_TICKETS)
+
+.PHONY: mutation
+MUTATION_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/changeprocess_mutation
+MUTATION_CHILDREN ?= 2
+MUTANTS ?=
+## make mutation: mutation testing of the domain (mutmut, [tool.mutmut] in pyproject.toml),
+## then the survivors. Slow and CPU heavy, so not part of `make test` or CI; it reruns only
+## what changed (rm -rf mutants/ for a fresh run). MUTANTS='approvals.rules*' narrows it.
+## Its own test database, reused by every mutant. See docs/process.md, "Mutation testing".
+mutation: $(VENV)/.installed-dev
+	DATABASE_URL=$(MUTATION_DATABASE_URL) nice -n 10 $(VENV)/bin/mutmut run --max-children $(MUTATION_CHILDREN) $(MUTANTS)
+	@echo "--- surviving (and untested) mutants; 'mutmut show NAME' shows one:"
+	@$(VENV)/bin/mutmut results
+	@$(VENV)/bin/mutmut export-cicd-stats >/dev/null && cat mutants/mutmut-cicd-stats.json && echo
