@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from tests.factories import ContactFactory
 from tickets.errors import InvalidInput, NotVisible
 from tickets.models import Contact
-from tickets.portal_forms import CONTACTS_UPLOAD_MAX_BYTES
+from tickets.portal.forms import CONTACTS_UPLOAD_MAX_BYTES
 from tickets.services import contact_add, contact_remove, contacts_import_csv
 
 

@@ -1,6 +1,6 @@
 """Nothing of another organisation is reachable in the portal.
 
-The URLs are generated from `tickets.portal_urls.urlpatterns`: every pattern that names
+The URLs are generated from `tickets.portal.urls.urlpatterns`: every pattern that names
 an object is filled with Acme's objects and requested by bob (Globex), with GET and with
 POST, and must answer 404; a test fails if a new pattern takes an argument this file does
 not know how to fill. Nested URLs are also tried with bob's own outer object and Acme's

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from notifications.models import Delivery, Notification, NotificationKind
 from tests.factories import ChangeFactory, ContactFactory, TicketCommentFactory, TicketFactory
-from tickets import portal_urls
+from tickets.portal import urls as portal_urls
 from tickets.models import Change, Contact, Ticket
 
 OBJECT_PATTERNS = [p for p in portal_urls.urlpatterns if p.pattern.converters]

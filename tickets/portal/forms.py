@@ -8,7 +8,7 @@ from typing import Any
 
 from django import forms
 
-from .models import Priority, Resolution, ScenarioResult, TicketType
+from ..models import Priority, Resolution, ScenarioResult, TicketType
 
 # An import of end-user contacts is a list of names and addresses: a megabyte is tens of
 # thousands of rows, far beyond the row limit of `contacts_import_csv`.

@@ -15,7 +15,7 @@ import django_filters
 from django import forms
 from django.db.models import Q, QuerySet
 
-from .models import (
+from ..models import (
     Change,
     ChangeStatus,
     ChecklistItem,
@@ -32,7 +32,7 @@ from .models import (
     TicketType,
     User,
 )
-from .selectors import organizations_visible_to, parse_ref
+from ..selectors import organizations_visible_to, parse_ref
 
 WAITING_CHOICES = [
     ("provider", "Us (provider)"),

@@ -1,0 +1,1 @@
+"""The customer portal's views, by what they show (see each module)."""

@@ -1,0 +1,83 @@
+"""The portal home: what needs the customer's action, and their notices."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect
+from django.utils import timezone
+
+from ... import web
+from ...models import (
+    Change,
+)
+from ...selectors import (
+    changes_visible_to,
+    changes_waiting_on_customer,
+    tickets_waiting_on_customer,
+)
+from ...typing import AuthenticatedRequest
+from .common import _asked, _page, customer_portal
+
+
+@customer_portal
+def home(request: AuthenticatedRequest) -> HttpResponse:
+    user = request.user
+    tickets = list(
+        tickets_waiting_on_customer(user).select_related("change").order_by("-updated")[:50]
+    )
+    changes = list(
+        changes_waiting_on_customer(user)
+        .select_related("environment")
+        .order_by("window_start", "-updated")[:50]
+    )
+    upcoming = list(
+        changes_visible_to(user)
+        .filter(
+            status__in=[Change.S.TO_BE_REVIEWED_BY_BUSINESS, Change.S.TO_BE_RELEASED],
+            window_start__gte=timezone.now(),
+        )
+        .select_related("environment")
+        .order_by("window_start")[:5]
+    )
+    return _page(
+        request,
+        "home.html",
+        {
+            "nav": "home",
+            "action_tickets": [(t, _asked("ticket", t)) for t in tickets],
+            "action_changes": [(c, _asked("change", c)) for c in changes],
+            "upcoming": upcoming,
+        },
+    )
+
+
+@customer_portal
+def notifications(request: AuthenticatedRequest) -> HttpResponse:
+    from notifications.selectors import notices_for
+
+    page = web.paginate(request, notices_for(request.user))
+    return _page(request, "notifications.html", {"nav": "notifications", "page": page})
+
+
+@customer_portal
+def notification_read(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    from notifications.selectors import notices_for
+    from notifications.services import notice_mark_read
+
+    # A GET shows nothing of the notice, but still answers 404 for anyone else's.
+    if not notices_for(request.user).filter(pk=pk).exists():
+        raise Http404("No such notification.")
+    if request.method == "POST":
+        notice_mark_read(user=request.user, notice=pk)
+    return redirect("portal:notifications")
+
+
+@customer_portal
+def notifications_read_all(request: AuthenticatedRequest) -> HttpResponse:
+    from notifications.services import notices_mark_all_read
+
+    if request.method == "POST":
+        n = notices_mark_all_read(user=request.user)
+        messages.success(request, f"{n} notification{'s' if n != 1 else ''} marked as read.")
+    return redirect("portal:notifications")

@@ -1,0 +1,1 @@
+"""The staff workspace's views, by what they show (see each module)."""

@@ -1,0 +1,69 @@
+"""What every staff view shares: the request type, the access decorator, the site's
+home, and small helpers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django_htmx.middleware import HtmxDetails
+
+from ... import web, workflow
+from ...models import (
+    SectionEdit,
+    User,
+)
+from ...typing import AuthenticatedRequest
+
+BOARD_CARDS = 25  # per column; the list view pages through the rest
+DASHBOARD_ROWS = 8
+
+
+class StaffRequest(AuthenticatedRequest):
+    """A request behind `staff_view`: a provider user, with django-htmx's details."""
+
+    htmx: HtmxDetails
+
+
+# Provider staff only: a customer user is sent to the portal (by `home`), an anonymous one
+# to the login. An object the user may not see is a 404, as the selectors say.
+staff_view = web.front_end(admits=lambda user: user.is_provider, elsewhere="home")
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    """`/`: staff to their workspace, customer users to the portal, others to the login."""
+    user = request.user
+    if not user.is_authenticated:
+        return redirect_to_login("/")
+    if getattr(user, "is_customer", False):
+        return redirect("/portal/")
+    return redirect("staff:dashboard")
+
+
+def _status_label(model: type, value: str) -> str:
+    status = model._meta.get_field("status")  # type: ignore[attr-defined]
+    return str(dict(status.choices).get(value, value))
+
+
+def _done(request: HttpRequest, model: type, name: str, obj: Any) -> None:
+    label = workflow.transition_customs(model).get(name, {}).get("label", name)
+    messages.success(request, f"{label}: {obj.key} is now {obj.get_status_display()}.")
+
+
+@dataclass
+class Entry:
+    """One line of a conversation or a timeline."""
+
+    at: datetime
+    kind: str  # comment / transition / edit
+    actor: User | None
+    obj: Any
+    text: str = ""
+    source: str = ""
+    target: str = ""
+    edits: list[SectionEdit] = field(default_factory=list)

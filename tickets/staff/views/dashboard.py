@@ -1,0 +1,154 @@
+"""The staff dashboard: what waits on this person now, and their notices."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import Prefetch
+from django.http import HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from approvals.models import Approval, ApprovalRole, Decision
+from approvals.selectors import approval_roles_open_to
+
+from ... import web
+from ...models import (
+    Change,
+    ChangeStatus,
+    Ticket,
+    User,
+)
+from ...selectors import (
+    changes_visible_to,
+    tickets_visible_to,
+)
+from .common import DASHBOARD_ROWS, StaffRequest, staff_view
+
+
+def _week(now: datetime) -> tuple[datetime, datetime]:
+    local = timezone.localtime(now)
+    monday = (local - timedelta(days=local.weekday())).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
+    return monday, monday + timedelta(days=7)
+
+
+def _live_approvals() -> Prefetch:
+    """The approvals that still count, for lists of changes (one query for all): given
+    and not dismissed; the round is matched per change in Python."""
+    return Prefetch(
+        "approvals",
+        queryset=Approval.objects.filter(
+            decision=Decision.APPROVED, dismissed_at__isnull=True
+        ).select_related("by"),
+        to_attr="live_approvals",
+    )
+
+
+def _given(change: Change) -> list[Approval]:
+    return [a for a in change.live_approvals if a.round == change.approval_round]  # type: ignore[attr-defined]
+
+
+@staff_view
+def dashboard(request: StaffRequest) -> HttpResponse:
+    user = request.user
+    waiting = (
+        tickets_visible_to(user)
+        .filter(Ticket.waiting_on_provider_q())
+        .select_related("organization", "assignee", "change")
+        .order_by("-updated")
+    )
+    mine = waiting.filter(assignee=user)
+    unassigned = waiting.filter(assignee__isnull=True)
+
+    # Changes awaiting an approval this user may give: every such change is read once,
+    # with its live approvals, and the domain answers per change without a query.
+    to_approve = []
+    for change in (
+        changes_visible_to(user)
+        .filter(status=ChangeStatus.AWAITING_APPROVAL)
+        .select_related("organization", "environment", "author")
+        .prefetch_related(_live_approvals())
+        .order_by("updated")
+    ):
+        given = _given(change)
+        roles = approval_roles_open_to(change=change, user=user, given=given)
+        if roles:
+            to_approve.append(
+                {
+                    "change": change,
+                    "roles": [ApprovalRole(r).label for r in roles],
+                    "given": given,
+                }
+            )
+
+    in_flight = (
+        changes_visible_to(user)
+        .filter(author=user)
+        .exclude(status__in=[ChangeStatus.DONE, ChangeStatus.CANCELLED])
+        .select_related("organization", "environment")
+        .order_by("-updated")
+    )
+    start, end = _week(timezone.now())
+    windows = (
+        changes_visible_to(user)
+        .filter(window_start__lt=end, window_end__gt=start)
+        .exclude(status=ChangeStatus.CANCELLED)
+        .select_related("organization", "environment", "window_agreed_by", "window_proposed_by")
+        .order_by("window_start")
+    )
+    context = {
+        "nav": "dashboard",
+        "mine": list(mine[:DASHBOARD_ROWS]),
+        "mine_count": mine.count(),
+        "unassigned": list(unassigned[:DASHBOARD_ROWS]),
+        "unassigned_count": unassigned.count(),
+        "to_approve": to_approve,
+        "in_flight": list(in_flight[:DASHBOARD_ROWS]),
+        "in_flight_count": in_flight.count(),
+        "windows": list(windows),
+        "week_start": start,
+        "week_end": end - timedelta(days=1),
+        **_notices(user),
+    }
+    return web.render_page(request, "staff/dashboard.html", context)
+
+
+def _notices(user: User) -> dict[str, Any]:
+    """The user's latest action notices and how many are unread, when the notifications
+    app offers them."""
+    try:
+        from notifications.selectors import notices_for, unread_notice_count
+    except ImportError:
+        return {"notices": None, "unread_notices": 0}
+    return {
+        "notices": list(notices_for(user)[:DASHBOARD_ROWS]),
+        "unread_notices": unread_notice_count(user),
+    }
+
+
+@require_POST
+@staff_view
+def notice_read(request: StaffRequest, notice: int) -> HttpResponse:
+    """One of the user's own notices, marked read (anyone else's is a 404)."""
+    from notifications.services import notice_mark_read
+
+    notice_mark_read(user=request.user, notice=notice)
+    return redirect(f"{reverse('staff:dashboard')}#h-notices")
+
+
+@require_POST
+@staff_view
+def notices_read(request: StaffRequest) -> HttpResponse:
+    from notifications.services import notices_mark_all_read
+
+    count = notices_mark_all_read(user=request.user)
+    return web.succeed(
+        request,
+        f"{count} notice{'' if count == 1 else 's'} marked as read.",
+        f"{reverse('staff:dashboard')}#h-notices",
+    )
