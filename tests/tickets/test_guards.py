@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from approvals.models import Approval, Decision
 from tests.factories import (
     ChangeFactory,
     TicketFactory,
-    approve_all,
     complete_checklist,
     propose_window,
 )
-from tickets.errors import Conflict, GuardFailed, InvalidInput, PermissionRefused
+from tickets.errors import GuardFailed, InvalidInput
 from tickets.models import Change, ScenarioResult, Ticket, TransitionLog
 from tickets.services import (
     change_set_tickets,
@@ -114,99 +112,6 @@ def test_perform_blocked_by_a_pending_checklist_item(cast) -> None:
     )
     change_transition(change=change.pk, by=cast.agent, name="perform")
     assert Change.objects.get(pk=change.pk).status == C.IN_TESTING
-
-
-def test_author_peer_approval_is_refused(cast) -> None:
-    change = _draft(cast, status=C.AWAITING_APPROVAL)
-    cast.agent.is_qa = True
-    cast.agent.save()
-    with pytest.raises(PermissionRefused, match="You wrote this change; the Peer approval"):
-        change_transition(change=change.pk, by=cast.agent, name="approve", role="peer")
-    assert not Approval.objects.filter(change=change).exists()
-
-
-def test_one_person_gives_one_approval_per_change(cast) -> None:
-    change = _draft(cast, status=C.AWAITING_APPROVAL)
-    cast.qa.is_operations_manager = True
-    cast.qa.save()
-    change_transition(change=change.pk, by=cast.qa, name="approve", role="qa")
-    with pytest.raises(PermissionRefused, match="already gave the QA approval"):
-        change_transition(change=change.pk, by=cast.qa, name="approve", role="operations")
-    assert Approval.objects.filter(change=change).count() == 1
-
-
-def test_a_role_is_approved_once_per_round(cast) -> None:
-    change = _draft(cast, status=C.AWAITING_APPROVAL)
-    change_transition(change=change.pk, by=cast.peer, name="approve", role="peer")
-    with pytest.raises(Conflict, match="Peer approval was already given by peer"):
-        change_transition(change=change.pk, by=cast.agent2, name="approve", role="peer")
-
-
-def test_approval_role_must_be_held(cast) -> None:
-    change = _draft(cast, status=C.AWAITING_APPROVAL)
-    with pytest.raises(PermissionRefused, match="QA role"):
-        change_transition(change=change.pk, by=cast.peer, name="approve", role="qa")
-    with pytest.raises(InvalidInput, match="Unknown approval role"):
-        change_transition(change=change.pk, by=cast.peer, name="approve", role="boss")
-
-
-def test_rejection_clears_the_round(cast) -> None:
-    change = _draft(cast, status=C.AWAITING_APPROVAL)
-    change_transition(change=change.pk, by=cast.qa, name="approve", role="qa")
-    change_transition(change=change.pk, by=cast.peer, name="approve", role="peer")
-    with pytest.raises(InvalidInput, match="comment"):
-        change_transition(change=change.pk, by=cast.ops, name="reject")
-    change_transition(change=change.pk, by=cast.ops, name="reject", comment="No rollback test.")
-    change.refresh_from_db()
-    assert change.status == C.DRAFT
-    assert change.approval_round == 2
-    old = Approval.objects.filter(change=change, round=1, decision=Decision.APPROVED)
-    assert old.count() == 2
-    assert all(a.dismissed_at is not None for a in old)
-    # The next round starts empty: the same people approve again.
-    change_transition(change=change.pk, by=cast.agent, name="submit")
-    change_transition(change=change.pk, by=cast.qa, name="approve", role="qa")
-    assert Approval.objects.filter(change=change, round=2, decision=Decision.APPROVED).count() == 1
-
-
-def test_customer_rejects_in_business_review_with_a_comment(cast) -> None:
-    change = _draft(cast, status=C.TO_BE_REVIEWED_BY_BUSINESS)
-    approve_all(change, qa=cast.qa, peer=cast.peer, ops=cast.ops)
-    change_transition(change=change.pk, by=cast.alice, name="reject", comment="Not in December.")
-    change.refresh_from_db()
-    assert change.status == C.DRAFT
-    rejection = Approval.objects.get(change=change, decision=Decision.REJECTED)
-    assert (rejection.role, rejection.by, rejection.comment) == (
-        "business",
-        cast.alice,
-        "Not in December.",
-    )
-
-
-def test_edit_after_approval_dismisses_the_round(cast) -> None:
-    change = _draft(cast, status=C.AWAITING_APPROVAL)
-    change_transition(change=change.pk, by=cast.qa, name="approve", role="qa")
-    change_update(
-        change=change.pk,
-        by=cast.agent,
-        deployment_procedure="1. Deploy. 2. Migrate. 3. Warm caches.",
-    )
-    change.refresh_from_db()
-    assert change.status == C.AWAITING_APPROVAL
-    assert change.approval_round == 2
-    assert Approval.objects.get(change=change).dismissed_at is not None
-    log = TransitionLog.objects.get(change=change, transition="dismiss_approvals")
-    assert "6. Deployment procedure" in log.comment
-    assert log.actor == cast.agent
-
-
-def test_edit_before_any_approval_keeps_the_round(cast) -> None:
-    change = _draft(cast, status=C.AWAITING_APPROVAL)
-    change_update(change=change.pk, by=cast.agent, changelog="Bug fixes:\n- VAT")
-    change.refresh_from_db()
-    assert change.approval_round == 1
-    assert not TransitionLog.objects.filter(change=change).exists()
-    assert change.edits.get().field == "changelog"
 
 
 def test_successful_close_needs_every_scenario_passed(cast) -> None:
