@@ -16,3 +16,8 @@ urlpatterns = [
     # Provider staff land on their workspace, customer users on the portal.
     path("", home, name="home"),
 ]
+
+# What Django answers itself: JSON in the API's error shape under /api/, pages elsewhere.
+handler400 = "changeprocess.guard.bad_request"
+handler403 = "changeprocess.guard.permission_denied"
+handler500 = "changeprocess.guard.server_error"

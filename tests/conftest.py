@@ -1,7 +1,11 @@
-"""Fixtures shared by the whole suite: the cast of WORKFLOW.md's roles."""
+"""Fixtures shared by the whole suite: the cast of WORKFLOW.md's roles, and the guard that
+fails any test during which the application answered a 500 or logged an unhandled
+exception."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -49,6 +53,60 @@ def cast(db: None) -> Cast:
         alice=CustomerUserFactory(username="alice", organization=acme),
         bob=CustomerUserFactory(username="bob", organization=globex),
     )
+
+
+# --------------------------------------------------------------------------- no 500s
+
+
+class _ServerErrors(logging.Handler):
+    """Collects what Django logs at ERROR on `django.request`: every 5xx answered (by a
+    view, or for an exception nothing handled), from any thread (a live server, a race)."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def report(self) -> str:
+        lines = []
+        for record in self.records[:5]:
+            lines.append(f"{record.levelname} {record.name}: {record.getMessage()}")
+            if record.exc_info and record.exc_info[1] is not None:
+                lines.append(f"    {type(record.exc_info[1]).__name__}: {record.exc_info[1]}")
+        return "\n".join(lines)
+
+
+_SERVER_ERRORS = pytest.StashKey[_ServerErrors]()
+
+
+@pytest.fixture(autouse=True)
+def _no_server_errors(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every test: a 500 or an unhandled exception fails it (checked right after the test
+    function, in `pytest_runtest_call`). A test that provokes one on purpose says so with
+    `@pytest.mark.allow_server_errors`."""
+    handler = _ServerErrors()
+    logger = logging.getLogger("django.request")
+    logger.addHandler(handler)
+    request.node.stash[_SERVER_ERRORS] = handler
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    result = yield
+    handler = item.stash.get(_SERVER_ERRORS, None)
+    if handler and handler.records and not item.get_closest_marker("allow_server_errors"):
+        pytest.fail(
+            f"The application answered a 500 or logged an unhandled exception "
+            f"({len(handler.records)} record(s) of django.request at ERROR):\n" + handler.report(),
+            pytrace=False,
+        )
+    return result
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

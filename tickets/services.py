@@ -869,10 +869,20 @@ def _contact_organization(by: User, organization: Organization | int | None) -> 
     return org_pk
 
 
-def _contact_email_problem(email: str) -> str:
+def _contact_problem(name: str, email: str) -> str:
+    """Why a contact cannot be held (a phrase for a sentence or a report row), or ""."""
     from django.core.exceptions import ValidationError
     from django.core.validators import validate_email
 
+    from .limits import text_problem
+
+    for what, value in (("name", name), ("e-mail address", email)):
+        if found := text_problem(value):
+            return f"the {what} contains {found}"
+    for what, value, field in (("name", name, "name"), ("e-mail address", email, "email")):
+        limit = getattr(Contact._meta.get_field(field), "max_length", None) or 0
+        if len(value) > limit:
+            return f"the {what} is longer than {limit} characters"
     if not email:
         return "missing email"
     try:
@@ -880,6 +890,13 @@ def _contact_email_problem(email: str) -> str:
     except ValidationError:
         return f"invalid email '{email}'"
     return ""
+
+
+def _lock_contacts(org_pk: int) -> None:
+    """Serialise changes to one organisation's contacts (until the transaction ends): two
+    requests adding the same address at once then answer as one after the other would,
+    the second one "already a contact", whatever the address's case."""
+    Organization.objects.select_for_update().filter(pk=org_pk).values_list("pk").first()
 
 
 @transaction.atomic
@@ -891,16 +908,18 @@ def contact_add(
     org_pk = _contact_organization(by, organization)
     email = (email or "").strip()
     name = (name or "").strip()
-    problem = _contact_email_problem(email)
+    problem = _contact_problem(name, email)
     if problem:
+        field = "name" if problem.startswith("the name") else "email"
         raise InvalidInput(
-            f"Cannot add this contact: {problem}.", fields={"email": [problem.capitalize() + "."]}
+            f"Cannot add this contact: {problem}.", fields={field: [problem.capitalize() + "."]}
         )
+    _lock_contacts(org_pk)
     if Contact.objects.filter(organization_id=org_pk, email__iexact=email).exists():
         raise InvalidInput(
             f"{email} is already a contact.", fields={"email": ["Already a contact."]}
         )
-    return Contact.objects.create(organization_id=org_pk, name=name[:200], email=email)
+    return Contact.objects.create(organization_id=org_pk, name=name, email=email)
 
 
 @transaction.atomic
@@ -967,8 +986,9 @@ def contacts_import_csv(
 ) -> ContactImportReport:
     """Add contacts from CSV (columns name,email; a header row is optional and may name
     the columns in either order). Valid rows are added; each other row is reported with
-    its line number and reason: missing email, invalid email, duplicate (already a contact,
-    or earlier in the file). Blank lines are skipped."""
+    its line number and reason: missing email, invalid email, a name or address too long
+    or holding a character no text may hold, duplicate (already a contact, or earlier in
+    the file). Blank lines are skipped. Holds the organisation's contacts lock."""
     org_pk = _contact_organization(by, organization)
     rows = _csv_rows(data)
     if len(rows) > CONTACT_IMPORT_MAX_ROWS + 1:
@@ -977,6 +997,7 @@ def contacts_import_csv(
             fields={"file": ["Too many rows."]},
         )
     report = ContactImportReport()
+    _lock_contacts(org_pk)
     name_col, email_col = 0, 1
     start = 0
     if rows:
@@ -997,15 +1018,24 @@ def contacts_import_csv(
             continue
         name = row[name_col].strip() if 0 <= name_col < len(row) else ""
         email = row[email_col].strip() if email_col < len(row) else ""
-        reason = _contact_email_problem(email)
+        reason = _contact_problem(name, email)
         if not reason and email.lower() in existing:
             reason = "duplicate: already a contact"
         if not reason and email.lower() in seen:
             reason = f"duplicate of row {seen[email.lower()]}"
         if reason:
-            report.rejected.append(RejectedRow(row=number, name=name, email=email, reason=reason))
+            from .limits import without_forbidden
+
+            report.rejected.append(
+                RejectedRow(
+                    row=number,
+                    name=without_forbidden(name),
+                    email=without_forbidden(email),
+                    reason=reason,
+                )
+            )
             continue
         seen[email.lower()] = number
-        to_create.append(Contact(organization_id=org_pk, name=name[:200], email=email))
+        to_create.append(Contact(organization_id=org_pk, name=name, email=email))
     report.accepted = Contact.objects.bulk_create(to_create)
     return report

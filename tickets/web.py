@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from . import services, workflow
 from .errors import DomainError, NotVisible
+from .limits import YEAR_RANGE_MESSAGE, datetime_in_range
 from .models import Change, Ticket, User
 
 PAGE_SIZE = 25
@@ -91,6 +92,25 @@ def succeed(request: HttpRequest, message: str, to: str) -> HttpResponse:
 
 
 # --------------------------------------------------------------------------- forms
+
+
+class BoundedDateTimeField(forms.DateTimeField):
+    """A date and time typed in the user's timezone, refused outside `limits.YEAR_MIN` to
+    `limits.YEAR_MAX` as typed, before anything converts it (into UTC to store it, into
+    someone else's timezone to show it) and overflows."""
+
+    default_error_messages = {"out_of_range": YEAR_RANGE_MESSAGE}
+
+    def to_python(self, value: Any) -> Any:
+        try:
+            result = super().to_python(value)
+        except (OverflowError, ValueError) as exc:
+            raise forms.ValidationError(
+                self.error_messages["out_of_range"], code="out_of_range"
+            ) from exc
+        if result is not None and not datetime_in_range(result):
+            raise forms.ValidationError(self.error_messages["out_of_range"], code="out_of_range")
+        return result
 
 
 def add_domain_errors(

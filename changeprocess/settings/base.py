@@ -43,6 +43,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before anything reads the request: NUL characters, unpaired surrogates, JSON nested
+    # too deep, bodies too large (changeprocess/guard.py).
+    "changeprocess.guard.InputGuardMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -178,6 +181,12 @@ CACHES = {
     }
 }
 
+# --- Client addresses (throttling, login lockout): changeprocess.guard.client_address ---
+# How many proxies in front of the app append to X-Forwarded-For. 0: nothing in front,
+# the TCP peer (REMOTE_ADDR) is the client and X-Forwarded-For, set by the client as it
+# likes, is ignored. docs/deploy.md.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
 # --- REST API (tickets/api/, docs/api.md, the contract in API.md) ------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -187,7 +196,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["tickets.api.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "tickets.api.pagination.Pagination",
     "PAGE_SIZE": env.int("API_PAGE_SIZE", default=50),
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -195,6 +204,9 @@ REST_FRAMEWORK = {
         "tickets.api.throttling.AnonThrottle",
         "tickets.api.throttling.UserThrottle",
     ],
+    # DRF's own reading of X-Forwarded-For; the throttles ask changeprocess.guard, which
+    # reads the same setting.
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DEFAULT_THROTTLE_RATES": {
         "anon": env("API_THROTTLE_ANON", default="60/minute"),
         "user": env("API_THROTTLE_USER", default="1200/minute"),

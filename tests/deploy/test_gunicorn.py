@@ -345,3 +345,53 @@ def test_the_api_token_endpoint_shares_the_lockout(server):
     ]
 
     assert statuses == [401] * (FAILURE_LIMIT - 1) + [429, 429], server.errors()
+
+
+def test_the_api_lockout_answers_json(server):
+    username = f"locked-{uuid.uuid4().hex}"
+    for _ in range(FAILURE_LIMIT + 1):
+        answer = server.request(
+            "POST",
+            "/api/v1/auth/token/",
+            body=json.dumps({"username": username, "password": "wrong-password"}),
+            headers={"Content-Type": "application/json", "X-Forwarded-For": "203.0.113.11"},
+        )
+
+    assert answer.status == 429, server.errors()
+    assert answer.headers["Content-Type"].startswith("application/json")
+    assert answer.json()["code"] == "locked_out" and answer.json()["detail"]
+    assert int(answer.headers["Retry-After"]) > 0
+
+
+def test_deeply_nested_json_is_a_400_in_json(server):
+    # (A body over the size limit is answered 413 before it is read, and the connection
+    # closed: tests/hardening/test_seen.py checks that answer in-process.)
+    nested = server.request(
+        "POST",
+        "/api/v1/auth/token/",
+        body="[" * 1000,
+        headers={"Content-Type": "application/json", "X-Forwarded-For": "203.0.113.12"},
+    )
+
+    assert nested.status == 400, server.errors()
+    assert nested.headers["Content-Type"].startswith("application/json")
+    assert "nested" in nested.json()["detail"]
+
+
+@pytest.mark.parametrize("path", ["/api/docs/", "/api/redoc/"])
+def test_the_api_docs_work_under_the_content_security_policy(server, path):
+    page = server.get(path)
+    csp = {
+        part.split()[0]: part.split()[1:]
+        for part in page.headers["Content-Security-Policy"].split(";")
+        if part.strip()
+    }
+    nonces = {v for v in csp["script-src"] + csp["style-src"] if v.startswith("'nonce-")}
+
+    assert page.status == 200
+    assert "'unsafe-inline'" not in csp["script-src"] + csp["style-src"]
+    assert len(nonces) == 1
+    nonce = nonces.pop()[len("'nonce-") : -1]
+    html = page.body.decode()
+    assert html.count("<style") == html.count(f'<style nonce="{nonce}"') == 1
+    assert "<script>" not in html

@@ -37,6 +37,7 @@ def test_readyz_reports_database_and_redis(client):
     }
 
 
+@pytest.mark.allow_server_errors  # a 503, on purpose
 @pytest.mark.django_db
 def test_readyz_names_redis_when_it_is_unreachable(client, settings):
     settings.REDIS_URL = f"redis://127.0.0.1:{_closed_port()}/0"
@@ -51,6 +52,7 @@ def test_readyz_names_redis_when_it_is_unreachable(client, settings):
     }
 
 
+@pytest.mark.allow_server_errors  # a 503, on purpose
 def test_readyz_names_the_database_and_keeps_the_reason_to_the_log(client, monkeypatch):
     def unreachable() -> None:
         raise OSError("connection refused by db.internal:5432")

@@ -14,6 +14,8 @@ from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from tickets.limits import TEXT_MAX, YEAR_RANGE_MESSAGE, datetime_in_range
+
 # The largest id PostgreSQL's bigint holds; a larger one is simply not found.
 MAX_ID = 2**63 - 1
 # A PositiveIntegerField's column (PostgreSQL integer).
@@ -21,7 +23,14 @@ MAX_INT = 2**31 - 1
 
 
 class StrictCharField(serializers.CharField):
+    """A JSON string, capped at `limits.TEXT_MAX` characters unless told otherwise (the
+    published schema states each field's `maxLength`)."""
+
     default_error_messages = {"invalid": "Must be a string."}
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", TEXT_MAX)
+        super().__init__(**kwargs)
 
     def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):
@@ -121,6 +130,7 @@ class AwareDateTimeField(serializers.DateTimeField):
 
     default_error_messages = {
         "naive": "Give the time with its offset, e.g. 2025-03-01T22:00:00+01:00 or ...Z.",
+        "out_of_range": YEAR_RANGE_MESSAGE,
     }
 
     def to_internal_value(self, value: Any) -> Any:
@@ -132,7 +142,13 @@ class AwareDateTimeField(serializers.DateTimeField):
             parsed = None
         if parsed is not None and timezone.is_naive(parsed):
             self.fail("naive")
-        return super().to_internal_value(value)
+        # As given, before DRF converts it into UTC (where the year 1 at +01:00 overflows).
+        if parsed is not None and not datetime_in_range(parsed):
+            self.fail("out_of_range")
+        try:
+            return super().to_internal_value(value)
+        except OverflowError:
+            self.fail("out_of_range")
 
 
 class BlankAsNullChoiceField(serializers.ChoiceField):

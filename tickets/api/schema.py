@@ -23,7 +23,9 @@ ERROR_DESCRIPTIONS = {
     "404); or a page past the last.",
     "409": "Not possible in the object's current state (wrong status, a guard not met), or "
     "the object changed since it was read (If-Match).",
-    "429": "Throttled: too many requests; `detail` says when to retry.",
+    "413": "The request body is larger than the server accepts.",
+    "429": "Throttled: too many requests, or logging in is locked after failed attempts; "
+    "`detail` says when to retry.",
 }
 
 
@@ -34,9 +36,11 @@ def only_api_v1(endpoints: list[tuple[Any, ...]], **kwargs: Any) -> list[tuple[A
 
 class AutoSchema(openapi.AutoSchema):
     def _error_statuses(self) -> list[str]:
+        # Any body may be too large, nested too deep or not JSON at all (changeprocess/guard.py).
+        body = ["400", "413"] if self.method in ("POST", "PUT", "PATCH") else []
         declared = getattr(self.view, "error_statuses", None)
         if declared is not None:
-            return sorted(declared)
+            return sorted({*declared, *body})
         public = all(isinstance(p, AllowAny) for p in self.view.get_permissions())
         codes = ["429"]
         if not public:
@@ -50,7 +54,7 @@ class AutoSchema(openapi.AutoSchema):
             codes += ["400", "401"]
         else:
             codes += ["400", "403", "404", "409"]
-        return sorted(set(codes))
+        return sorted({*codes, *body})
 
     def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
         responses = super()._get_response_bodies(direction)

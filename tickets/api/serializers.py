@@ -14,6 +14,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from approvals.models import Approval
+from tickets.limits import NOTE_MAX
 from tickets.models import (
     Change,
     ChangeComponent,
@@ -521,7 +522,9 @@ class ScenarioUpdateSerializer(StrictInputSerializer):
         required=False,
         help_text="Record a test result (the change is in testing).",
     )
-    note = StrictCharField(allow_blank=True, required=False, help_text="With a result.")
+    note = StrictCharField(
+        max_length=NOTE_MAX, allow_blank=True, required=False, help_text="With a result."
+    )
     kind = serializers.ChoiceField(
         choices=ScenarioKind.choices, required=False, help_text="Edit section 8."
     )
@@ -547,5 +550,8 @@ class ScenarioUpdateSerializer(StrictInputSerializer):
 class ChecklistUpdateSerializer(StrictInputSerializer):
     state = serializers.ChoiceField(choices=ChecklistState.choices)
     reason = StrictCharField(
-        allow_blank=True, required=False, help_text="Required when not applicable."
+        max_length=NOTE_MAX,
+        allow_blank=True,
+        required=False,
+        help_text="Required when not applicable.",
     )

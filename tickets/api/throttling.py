@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from rest_framework import throttling
 from rest_framework.settings import api_settings
+
+from changeprocess.guard import client_address
 
 
 class _RateFromSettings:
@@ -17,15 +18,8 @@ class _RateFromSettings:
         return str(rate) if rate else None
 
     def get_ident(self, request: Any) -> str:
-        """The client's address. Each trusted proxy (TRUSTED_PROXY_COUNT, as for the login
-        lockout in production) appends the address it received the request from to
-        X-Forwarded-For; entries left of those are whatever the client chose to send."""
-        count = int(getattr(settings, "TRUSTED_PROXY_COUNT", 0) or 0)
-        header = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        forwarded = [part.strip() for part in header.split(",") if part.strip()]
-        if count and len(forwarded) >= count:
-            return forwarded[-count]
-        return str(request.META.get("REMOTE_ADDR", ""))
+        # Never X-Forwarded-For as the client sent it: TRUSTED_PROXY_COUNT decides.
+        return client_address(request)
 
 
 class AnonThrottle(_RateFromSettings, throttling.AnonRateThrottle):

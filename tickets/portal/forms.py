@@ -8,7 +8,9 @@ from typing import Any
 
 from django import forms
 
+from ..limits import NOTE_MAX, TEXT_MAX
 from ..models import Priority, Resolution, ScenarioResult, TicketType
+from ..web import BoundedDateTimeField
 
 # An import of end-user contacts is a list of names and addresses: a megabyte is tens of
 # thousands of rows, far beyond the row limit of `contacts_import_csv`.
@@ -31,6 +33,7 @@ class TicketForm(forms.Form):
     )
     description = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 6}),
+        max_length=TEXT_MAX,
         required=False,
         label="Details",
         help_text="What happened, what you expected, and how to see it.",
@@ -40,6 +43,7 @@ class TicketForm(forms.Form):
 class CommentForm(forms.Form):
     body = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 4}),
+        max_length=TEXT_MAX,
         label="Your message",
         help_text="The support team sees it at once; it is part of the ticket's record.",
     )
@@ -50,7 +54,10 @@ class TransitionForm(forms.Form):
     and, to close a change, its resolution."""
 
     comment = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 3}), required=False, label="Comment"
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=TEXT_MAX,
+        required=False,
+        label="Comment",
     )
     resolution = forms.ChoiceField(
         choices=Resolution.choices,
@@ -63,11 +70,11 @@ class TransitionForm(forms.Form):
 class WindowForm(forms.Form):
     """A deployment window, typed in the user's own timezone (the middleware activates it)."""
 
-    start = forms.DateTimeField(
+    start = BoundedDateTimeField(
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         label="Starts",
     )
-    end = forms.DateTimeField(
+    end = BoundedDateTimeField(
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         label="Ends",
     )
@@ -84,7 +91,7 @@ class ScenarioResultForm(forms.Form):
     result = forms.ChoiceField(choices=ScenarioResult.choices, widget=forms.RadioSelect)
     note = forms.CharField(
         required=False,
-        max_length=2000,
+        max_length=NOTE_MAX,
         label="Note",
         widget=forms.TextInput(attrs={"placeholder": "What you saw, especially if it failed"}),
     )
@@ -101,7 +108,7 @@ class ChecklistItemForm(forms.Form):
     )
     reason = forms.CharField(
         required=False,
-        max_length=1000,
+        max_length=NOTE_MAX,
         label="Why it does not apply",
     )
 

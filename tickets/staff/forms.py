@@ -15,6 +15,7 @@ import django_filters
 from django import forms
 from django.db.models import Q, QuerySet
 
+from ..limits import NOTE_MAX, TEXT_MAX
 from ..models import (
     Change,
     ChangeStatus,
@@ -33,6 +34,7 @@ from ..models import (
     User,
 )
 from ..selectors import organizations_visible_to, parse_ref
+from ..web import BoundedDateTimeField
 
 WAITING_CHOICES = [
     ("provider", "Us (provider)"),
@@ -48,9 +50,12 @@ def _text(value: str | None) -> str:
 
 
 class TextArea(forms.CharField):
+    """Free text of some length, capped at `limits.TEXT_MAX` unless told otherwise."""
+
     def __init__(self, *args: Any, rows: int = 5, **kwargs: Any) -> None:
         kwargs.setdefault("required", False)
         kwargs.setdefault("strip", False)
+        kwargs.setdefault("max_length", TEXT_MAX)
         kwargs.setdefault("widget", forms.Textarea(attrs={"rows": rows}))
         super().__init__(*args, **kwargs)
 
@@ -90,7 +95,7 @@ def _search(qs: QuerySet, value: str, prefix: str) -> QuerySet:
 
 
 class TicketFilter(django_filters.FilterSet):
-    q = django_filters.CharFilter(method="filter_q", label="Search")
+    q = django_filters.CharFilter(method="filter_q", label="Search", max_length=200)
     status = django_filters.ChoiceFilter(
         choices=[("open", "Open (not done)"), *TicketStatus.choices],
         method="filter_status",
@@ -151,7 +156,7 @@ class TicketFilter(django_filters.FilterSet):
 
 
 class ChangeFilter(django_filters.FilterSet):
-    q = django_filters.CharFilter(method="filter_q", label="Search")
+    q = django_filters.CharFilter(method="filter_q", label="Search", max_length=200)
     status = django_filters.ChoiceFilter(
         choices=[("open", "Open (not done or cancelled)"), *ChangeStatus.choices],
         method="filter_status",
@@ -275,8 +280,8 @@ class TransitionForm(forms.Form):
     (`web.take_transition` passes on only those)."""
 
     comment = TextArea(label="Comment", rows=3)
-    role = forms.CharField(required=False)
-    resolution = forms.CharField(required=False)
+    role = forms.CharField(required=False, max_length=40)
+    resolution = forms.CharField(required=False, max_length=40)
 
 
 # --------------------------------------------------------------------------- changes
@@ -299,7 +304,7 @@ class ChangeCreateForm(forms.Form):
         widget=forms.RadioSelect,
         label="Who performs the release?",
     )
-    source = forms.CharField(required=False, widget=forms.HiddenInput)
+    source = forms.CharField(required=False, max_length=40, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -364,7 +369,7 @@ class ChangeSectionsForm(forms.Form):
     )
     # 4. Support tickets to test
     tickets = IdsField(required=False, label="Support tickets to test")
-    ticket_search = forms.CharField(required=False, label="Find tickets to attach")
+    ticket_search = forms.CharField(required=False, max_length=200, label="Find tickets to attach")
     # 5.-7.
     changelog = TextArea(
         label="Changelog",
@@ -504,7 +509,10 @@ class ChecklistForm(forms.Form):
                 label=i.label,
             )
             self.fields[f"r_{i.pk}"] = forms.CharField(
-                required=False, initial=i.reason, label=f"Why {i.label} does not apply"
+                required=False,
+                max_length=NOTE_MAX,
+                initial=i.reason,
+                label=f"Why {i.label} does not apply",
             )
 
     def rows(self) -> Iterator[ChecklistRow]:
@@ -523,23 +531,23 @@ class ChecklistForm(forms.Form):
 
 class ChecklistItemForm(forms.Form):
     state = forms.ChoiceField(choices=ChecklistState.choices, widget=forms.RadioSelect)
-    reason = forms.CharField(required=False, max_length=500, label="Why it does not apply")
+    reason = forms.CharField(required=False, max_length=NOTE_MAX, label="Why it does not apply")
 
 
 class ScenarioResultForm(forms.Form):
     result = forms.ChoiceField(choices=ScenarioResult.choices, label="Result")
-    note = forms.CharField(required=False, max_length=1000, label="Note")
+    note = forms.CharField(required=False, max_length=NOTE_MAX, label="Note")
 
 
 class WindowForm(forms.Form):
     """A deployment window in the user's own timezone (the middleware activates it)."""
 
-    start = forms.DateTimeField(
+    start = BoundedDateTimeField(
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"],
         label="Starts",
     )
-    end = forms.DateTimeField(
+    end = BoundedDateTimeField(
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"],
         label="Ends",
