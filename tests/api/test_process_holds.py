@@ -413,3 +413,22 @@ def test_a_round_needs_qa_peer_and_operations(cast, api) -> None:
         )
     last = _take(api("qa"), change, "approve", role="qa")
     assert last.json()["status"] == "to_be_reviewed_by_business"
+
+
+def test_one_patch_of_several_sections_dismisses_the_round_once(cast, api) -> None:
+    change = ChangeFactory(organization=cast.acme, author=cast.agent, status=C.TO_BE_RELEASED)
+    approve_all(change, qa=cast.qa, peer=cast.peer, ops=cast.ops)
+    component = change.change_components.get().component_id
+    answer = api("agent").patch(
+        f"{V1}/changes/{change.key}/",
+        {
+            "summary": "Billing 2.4.1 instead.",
+            "component_versions": [{"component": component, "target_version": "2.4.1"}],
+        },
+    )
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["status"] == "awaiting_approval"
+    history = api("agent").get(f"{V1}/changes/{change.key}/history/").json()["results"]
+    assert [h["transition"] for h in history] == ["dismiss_approvals"]
+    assert "1. Summary, 2. Components impacted" in history[0]["comment"]
+    assert sorted(change.edits.values_list("field", flat=True)) == ["components", "summary"]

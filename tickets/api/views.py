@@ -461,24 +461,26 @@ class ChangeViewSet(WorkflowViewSet):
         """The change of the path, for the user, without its sections (for nested rows)."""
         return self._subject()
 
-    def _set_related(self, change: int, related: dict[str, Any]) -> None:
-        """Sections 2 and 4 of a body split off by `_split_related`: each has a service of
-        its own. The caller holds a transaction."""
-        self._set_components(change, related["components"], related["component_versions"])
-        if related["tickets"] is not None:
-            services.change_set_tickets(change=change, by=self.me, tickets=related["tickets"])
-
-    def _set_components(
-        self, change: int, components: list[int] | None, versions: list[dict] | None
-    ) -> None:
+    def _edit(self, change: int, fields: dict[str, Any], related: dict[str, Any]) -> None:
+        """The body's sections, through the one service that saves several at once (and
+        judges the change by where the whole edit ends)."""
+        versions, ids = related["component_versions"], related["components"]
         if versions is not None:
-            pairs = [(v["component"], v["target_version"]) for v in versions]
-        elif components is not None:
+            pairs: list[tuple[Any, str | None]] | None = [
+                (v["component"], v["target_version"]) for v in versions
+            ]
+        elif ids is not None:
             # Ids only: a component already in the change keeps its target version.
-            pairs = [(pk, None) for pk in components]
+            pairs = [(pk, None) for pk in ids]
         else:
-            return
-        services.change_set_components(change=change, by=self.me, components=pairs)
+            pairs = None
+        services.change_edit(
+            change=change,
+            by=self.me,
+            sections=fields or None,
+            components=pairs,
+            tickets=related["tickets"],
+        )
 
     def create(self, request: Request) -> Response:
         data = s.ChangeCreateSerializer(data=request.data)
@@ -500,7 +502,7 @@ class ChangeViewSet(WorkflowViewSet):
                 # Only the source ticket is looked up for the user: it is a field of the
                 # body, not the object of the request.
                 raise InvalidInput(exc.message, fields={"source_ticket": [exc.message]}) from exc
-            self._set_related(change.pk, related)
+            self._edit(change.pk, {}, related)
         return self._respond(change.pk, status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, id: str) -> Response:
@@ -511,9 +513,7 @@ class ChangeViewSet(WorkflowViewSet):
         related = _split_related(fields)
         with transaction.atomic():
             self._lock_unchanged(request, change.pk)
-            if fields:
-                services.change_update(change=change.pk, by=self.me, **fields)
-            self._set_related(change.pk, related)
+            self._edit(change.pk, fields, related)
         return self._respond(change.pk)
 
     def _transition(self, pk: int, name: str, given: dict[str, Any]) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.db import transaction
 from django.db.models import Prefetch
 from django.http import HttpResponse, QueryDict
 from django.shortcuts import redirect
@@ -78,37 +77,35 @@ class Editor:
         return all(results)
 
     def save(self, user: User) -> None:
-        """Everything through the services, in one transaction: all of it or none."""
-        pk = self.change.pk
-        with transaction.atomic():
-            services.change_update(change=pk, by=user, **self.sections.section_data(self.change))
-            services.change_set_components(change=pk, by=user, components=self.components.chosen())
-            services.change_set_tickets(change=pk, by=user, tickets=self.sections.ticket_ids())
-            for form in self.scenarios.forms:
-                if not form.has_changed() and not form.cleaned_data.get("id"):
-                    continue
-                sid = form.cleaned_data.get("id")
-                if sid and self.scenarios.can_delete and form.cleaned_data.get("DELETE"):
-                    services.scenario_remove(scenario=sid, by=user, change=pk)
-                elif sid:
-                    services.scenario_update(
-                        scenario=sid,
-                        by=user,
-                        change=pk,
-                        kind=form.cleaned_data["kind"],
-                        description=form.cleaned_data["description"],
-                    )
-                elif form.cleaned_data.get("description") and not form.cleaned_data.get("DELETE"):
-                    services.scenario_add(
-                        change=pk,
-                        by=user,
-                        kind=form.cleaned_data["kind"],
-                        description=form.cleaned_data["description"],
-                    )
-            for item, state, reason in self.checklist.changed_items():
-                services.checklist_item_update(
-                    item=item.pk, by=user, change=pk, state=state, reason=reason
+        """The whole form through the one service that saves several sections at once: the
+        change is judged by where the save ends, and all of it is kept or none."""
+        scenarios = []
+        for form in self.scenarios.forms:
+            sid = form.cleaned_data.get("id")
+            if not form.has_changed() and not sid:
+                continue
+            remove = bool(self.scenarios.can_delete and form.cleaned_data.get("DELETE"))
+            if not sid and (remove or not form.cleaned_data.get("description")):
+                continue
+            scenarios.append(
+                services.ScenarioEdit(
+                    id=sid,
+                    kind=form.cleaned_data.get("kind", ""),
+                    description=form.cleaned_data.get("description", ""),
+                    remove=remove,
                 )
+            )
+        services.change_edit(
+            change=self.change.pk,
+            by=user,
+            sections=self.sections.section_data(self.change),
+            components=self.components.chosen(),
+            tickets=self.sections.ticket_ids(),
+            scenarios=scenarios,
+            checklist=[
+                (i.pk, state, reason) for i, state, reason in self.checklist.changed_items()
+            ],
+        )
 
     def refuse(self, exc: DomainError) -> None:
         """Put a refusal on the form that holds the field it names."""
