@@ -15,6 +15,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from tickets import services
+
 from .authentication import TokenAuthentication
 from .fields import StrictCharField
 from .pagination import Pagination
@@ -69,7 +71,7 @@ class ObtainTokenView(APIView):
             raise exceptions.AuthenticationFailed(
                 "Unable to log in with this username and password (or the account is inactive)."
             )
-        instance, token = AuthToken.objects.create(user=user)
+        instance, token = services.token_create(user=user)  # type: ignore[arg-type]
         user_logged_in.send(sender=type(user), request=request._request, user=user)
         return Response(TokenSerializer({"token": token, "expiry": instance.expiry}).data)
 
@@ -109,7 +111,7 @@ class TokenListView(GenericAPIView):
     )
     def get(self, request: Request) -> Response:
         current = _current_key(request)
-        rows = AuthToken.objects.filter(user=request.user).order_by("-created")
+        rows = services.tokens_of(request.user)  # type: ignore[arg-type]
         page = self.paginate_queryset(rows) or []
         items = [
             {
@@ -143,7 +145,5 @@ class TokenDetailView(APIView):
     def delete(self, request: Request, token_key: str) -> Response:
         if not re.fullmatch(TOKEN_KEY_PATTERN, token_key):
             raise exceptions.NotFound(f"You have no token {token_key!r}.")
-        deleted, _ = AuthToken.objects.filter(user=request.user, token_key=token_key).delete()
-        if not deleted:
-            raise exceptions.NotFound(f"You have no token {token_key}.")
+        services.token_revoke(user=request.user, token_key=token_key)  # type: ignore[arg-type]
         return Response(status=status.HTTP_204_NO_CONTENT)

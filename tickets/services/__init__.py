@@ -41,11 +41,13 @@ from .support import (
     ticket_transition,
     ticket_update,
 )
+from .tokens import TOKEN_LIFETIMES, token_create, token_revoke, tokens_of
 from .windows import change_propose_window, window_problems
 
 __all__ = [
     "CHANGE_TEXT_FIELDS",
     "CONTACT_IMPORT_MAX_ROWS",
+    "TOKEN_LIFETIMES",
     "ContactImportReport",
     "RejectedRow",
     "ScenarioEdit",
@@ -71,6 +73,9 @@ __all__ = [
     "ticket_create",
     "ticket_transition",
     "ticket_update",
+    "token_create",
+    "token_revoke",
+    "tokens_of",
     "transitions_for",
     "window_problems",
 ]

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.utils import timezone
 
-from ... import diagram_svg, web
+from ... import diagram_svg, services, web
+from ...errors import NotVisible
 from ...models import (
     Change,
     Ticket,
 )
+from ...services import TOKEN_LIFETIMES
 from ...typing import AuthenticatedRequest
 from .common import StaffRequest, staff_view
 
@@ -40,32 +40,27 @@ def workflows(request: StaffRequest) -> HttpResponse:
 
 # --------------------------------------------------------------------------- API tokens
 
-TOKEN_LIFETIMES = {"7": 7, "30": 30, "90": 90}  # days
-
 
 @web.signed_in
 def api_tokens(request: AuthenticatedRequest) -> HttpResponse:
-    """A user's own API tokens (django-rest-knox): create one (its key is shown once, in
+    """A user's own API tokens (`services.tokens`): create one (its key is shown once, in
     this response only, and stored hashed), see when each was made and expires, revoke."""
-    from knox.models import AuthToken
-
     user = request.user
     created_key = None
     status = 200
     if request.method == "POST":
         if "revoke" in request.POST:
-            deleted, _ = AuthToken.objects.filter(
-                user=user, token_key=request.POST.get("revoke", "")
-            ).delete()
-            if deleted:
+            try:
+                services.token_revoke(user=user, token_key=request.POST.get("revoke", ""))
                 messages.success(request, "Token revoked: it no longer works.")
-            else:
+            except NotVisible:
                 messages.error(request, "You have no such token; it may be revoked already.")
             return redirect("api_tokens")
-        days = TOKEN_LIFETIMES.get(request.POST.get("lifetime", ""), 30)
-        _token, created_key = AuthToken.objects.create(user=user, expiry=timedelta(days=days))
+        lifetime = request.POST.get("lifetime", "")
+        days = int(lifetime) if lifetime.isdigit() and int(lifetime) in TOKEN_LIFETIMES else 30
+        _token, created_key = services.token_create(user=user, days=days)
         status = 201
-    tokens = AuthToken.objects.filter(user=user).order_by("-created")
+    tokens = services.tokens_of(user)
     response = web.render_page(
         request,
         "registration/api_tokens.html",
