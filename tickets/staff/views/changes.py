@@ -47,8 +47,15 @@ from ..forms import (
     TransitionForm,
     WindowForm,
 )
-from .common import BOARD_CARDS, Entry, StaffRequest, _done, _status_label, staff_view
-from .dashboard import _live_approvals
+from .common import (
+    BOARD_CARDS,
+    Entry,
+    StaffRequest,
+    _done,
+    _status_label,
+    live_approvals,
+    staff_view,
+)
 
 CHANGE_SORTS = {
     "updated": ("updated", "pk"),
@@ -70,7 +77,7 @@ def _change_rows(user: User) -> QuerySet[Change]:
     return (
         changes_visible_to(user)
         .select_related("organization", "environment", "author")
-        .prefetch_related(_live_approvals())
+        .prefetch_related(live_approvals())
     )
 
 
@@ -103,7 +110,7 @@ def change_board(request: StaffRequest) -> HttpResponse:
         )
         .filter(rank__lte=BOARD_CARDS)
         .select_related("organization", "environment", "author")
-        .prefetch_related(_live_approvals())
+        .prefetch_related(live_approvals())
         .order_by("-updated")
     )
     counts = dict(base.order_by().values_list("status").annotate(n=Count("pk")))

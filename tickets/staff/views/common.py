@@ -9,9 +9,12 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
+from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django_htmx.middleware import HtmxDetails
+
+from approvals.models import Approval, Decision
 
 from ... import web, workflow
 from ...models import (
@@ -67,3 +70,15 @@ class Entry:
     source: str = ""
     target: str = ""
     edits: list[SectionEdit] = field(default_factory=list)
+
+
+def live_approvals() -> Prefetch:
+    """The approvals that still count, for lists of changes (one query for all): given
+    and not dismissed; the round is matched per change in Python."""
+    return Prefetch(
+        "approvals",
+        queryset=Approval.objects.filter(
+            decision=Decision.APPROVED, dismissed_at__isnull=True
+        ).select_related("by"),
+        to_attr="live_approvals",
+    )

@@ -5,14 +5,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Prefetch
 from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from approvals.models import Approval, ApprovalRole, Decision
+from approvals.models import Approval, ApprovalRole
 from approvals.selectors import approval_roles_open_to
 
 from ... import web
@@ -26,7 +25,7 @@ from ...selectors import (
     changes_visible_to,
     tickets_visible_to,
 )
-from .common import DASHBOARD_ROWS, StaffRequest, staff_view
+from .common import DASHBOARD_ROWS, StaffRequest, live_approvals, staff_view
 
 
 def _week(now: datetime) -> tuple[datetime, datetime]:
@@ -35,18 +34,6 @@ def _week(now: datetime) -> tuple[datetime, datetime]:
         hour=0, minute=0, second=0, microsecond=0
     )
     return monday, monday + timedelta(days=7)
-
-
-def _live_approvals() -> Prefetch:
-    """The approvals that still count, for lists of changes (one query for all): given
-    and not dismissed; the round is matched per change in Python."""
-    return Prefetch(
-        "approvals",
-        queryset=Approval.objects.filter(
-            decision=Decision.APPROVED, dismissed_at__isnull=True
-        ).select_related("by"),
-        to_attr="live_approvals",
-    )
 
 
 def _given(change: Change) -> list[Approval]:
@@ -72,7 +59,7 @@ def dashboard(request: StaffRequest) -> HttpResponse:
         changes_visible_to(user)
         .filter(status=ChangeStatus.AWAITING_APPROVAL)
         .select_related("organization", "environment", "author")
-        .prefetch_related(_live_approvals())
+        .prefetch_related(live_approvals())
         .order_by("updated")
     ):
         given = _given(change)
