@@ -119,11 +119,6 @@ class TicketRefField(_RefField):
     prefix = "SUP"
 
 
-@extend_schema_field(_ref_schema("CHG"))
-class ChangeRefField(_RefField):
-    prefix = "CHG"
-
-
 class AwareDateTimeField(serializers.DateTimeField):
     """ISO 8601 with its offset (`2025-03-01T22:00:00+01:00` or `...Z`); a time without an
     offset is refused rather than guessed."""
