@@ -27,6 +27,16 @@ T = TicketStatus
 Kind = NotificationKind
 
 
+# An outage with its duration and communication plan (section 3 complete).
+OUTAGE = {
+    "outage_expected": True,
+    "outage_duration_minutes": 30,
+    "communication_audience": "All",
+    "communication_message": "Down briefly.",
+    "communication_timing": "Agreed, day before",
+}
+
+
 def _outages(change: Change) -> list[str]:
     return list(
         Notification.objects.filter(change=change)
@@ -155,11 +165,7 @@ def test_agreeing_a_window_on_a_draft_announces_nothing(cast, api) -> None:
     change = ChangeFactory(
         organization=cast.acme,
         author=cast.agent,
-        outage_expected=True,
-        outage_duration_minutes=30,
-        communication_audience="All",
-        communication_message="Down briefly.",
-        communication_timing="Agreed, day before",
+        **OUTAGE,
     )
     assert api("agent").put(f"{V1}/changes/{change.key}/window/", _window()).status_code == 200
     assert _take(api("alice"), change, "agree_window").status_code == 200
@@ -173,11 +179,7 @@ def test_the_announcement_waits_for_the_business_review(cast, api) -> None:
         organization=cast.acme,
         author=cast.agent,
         status=C.AWAITING_APPROVAL,
-        outage_expected=True,
-        outage_duration_minutes=30,
-        communication_audience="All",
-        communication_message="Down briefly.",
-        communication_timing="Agreed, day before",
+        **OUTAGE,
     )
     api("agent").put(f"{V1}/changes/{change.key}/window/", _window())
     _take(api("alice"), change, "agree_window")
@@ -218,11 +220,7 @@ def test_a_re_proposed_window_is_corrected_once_when_agreed(cast, api) -> None:
         organization=cast.acme,
         author=cast.agent,
         status=C.TO_BE_RELEASED,
-        outage_expected=True,
-        outage_duration_minutes=30,
-        communication_audience="All",
-        communication_message="Down briefly.",
-        communication_timing="Agreed, day before",
+        **OUTAGE,
     )
     api("agent").put(f"{V1}/changes/{change.key}/window/", _window(3))
     _take(api("alice"), change, "agree_window")
@@ -240,11 +238,7 @@ def test_an_announced_change_that_leaves_the_approved_path_is_cancelled_once(cas
         organization=cast.acme,
         author=cast.agent,
         status=C.TO_BE_RELEASED,
-        outage_expected=True,
-        outage_duration_minutes=30,
-        communication_audience="All",
-        communication_message="Down briefly.",
-        communication_timing="Agreed, day before",
+        **OUTAGE,
     )
     approve_all(change, qa=cast.qa, peer=cast.peer, ops=cast.ops)
     api("agent").put(f"{V1}/changes/{change.key}/window/", _window())

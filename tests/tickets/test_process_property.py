@@ -91,19 +91,7 @@ ANNOUNCING = (Kind.ANNOUNCEMENT, Kind.CORRECTION, Kind.CANCELLATION)
 
 personas = st.sampled_from(PERSONAS)
 texts = st.sampled_from(["", "   ", "Deploy the image.", "Redeploy 2.3.", "Rounds VAT."])
-section_fields = st.sampled_from(
-    [
-        "title",
-        "summary",
-        "impact",
-        "changelog",
-        "deployment_procedure",
-        "rollback_procedure",
-        "communication_audience",
-        "communication_message",
-        "communication_timing",
-    ]
-)
+section_fields = st.sampled_from(services.CHANGE_TEXT_FIELDS)
 comments = st.sampled_from(["", "Looks good.", "Not now."])
 
 
@@ -425,16 +413,7 @@ class ProcessMachine(RuleBasedStateMachine):
         agent = "agent"
         fields = {
             f: "Written again."
-            for f in (
-                "summary",
-                "impact",
-                "changelog",
-                "deployment_procedure",
-                "rollback_procedure",
-                "communication_audience",
-                "communication_message",
-                "communication_timing",
-            )
+            for f in services.CHANGE_TEXT_FIELDS
             if not getattr(change, f).strip()
         }
         if change.outage_expected is None:
