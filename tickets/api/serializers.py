@@ -211,12 +211,30 @@ class ChangeComponentSerializer(serializers.ModelSerializer):
 
 
 class CommunicationPlanSerializer(StrictInputSerializer):
+    """The plan agreed with the customer for an outage. The message is sent in every outage
+    communication; audience and timing are informative: sending goes to every end-user
+    contact of the organisation, announcing once the change is approved and its window
+    agreed, reminding before the window, and telling when it is over."""
+
     audience = StrictCharField(
-        source="communication_audience", max_length=300, allow_blank=True, required=False
+        source="communication_audience",
+        max_length=300,
+        allow_blank=True,
+        required=False,
+        help_text=Change._meta.get_field("communication_audience").help_text,
     )
-    message = StrictCharField(source="communication_message", allow_blank=True, required=False)
+    message = StrictCharField(
+        source="communication_message",
+        allow_blank=True,
+        required=False,
+        help_text=Change._meta.get_field("communication_message").help_text,
+    )
     timing = StrictCharField(
-        source="communication_timing", max_length=300, allow_blank=True, required=False
+        source="communication_timing",
+        max_length=300,
+        allow_blank=True,
+        required=False,
+        help_text=Change._meta.get_field("communication_timing").help_text,
     )
 
 

@@ -360,12 +360,25 @@ class ChangeSectionsForm(forms.Form):
         min_value=1, required=False, label="Expected outage (minutes)"
     )
     impact = TextArea(label="What will end users notice?", rows=3)
+    # The plan as agreed with the customer; what sending does is fixed (the model's
+    # help texts): every end-user contact, once the change is approved and its window
+    # agreed, a reminder before the window, a notice when it is over.
     communication_audience = forms.CharField(
-        max_length=300, required=False, label="Audience", help_text="Who is told of the outage."
+        max_length=300,
+        required=False,
+        label="Audience",
+        help_text=Change._meta.get_field("communication_audience").help_text,
     )
-    communication_message = TextArea(label="Message", rows=3)
+    communication_message = TextArea(
+        label="Message",
+        rows=3,
+        help_text=Change._meta.get_field("communication_message").help_text,
+    )
     communication_timing = forms.CharField(
-        max_length=300, required=False, label="When to send", help_text="e.g. 48 hours before."
+        max_length=300,
+        required=False,
+        label="When to send",
+        help_text=Change._meta.get_field("communication_timing").help_text,
     )
     # 4. Support tickets to test
     tickets = IdsField(required=False, label="Support tickets to test")
