@@ -95,6 +95,9 @@ def test_a_change_goes_from_draft_to_release(page_for, shot, demo_desk) -> None:
     )
     agent.get_by_role("textbox", name="Rollback procedure").fill("1. Redeploy billing 2.4.0.")
     agent.locator("#id_scenarios-0-description").fill("Export 5,000 invoices in under a minute.")
+    # The second row the editor offers is a regression scenario.
+    expect(agent.locator("#id_scenarios-1-kind")).to_have_value("regression")
+    agent.locator("#id_scenarios-1-description").fill("Last month's invoices still download.")
     agent.get_by_role("button", name="Save and keep editing").click()
 
     # Refused: nothing is saved, and everything typed is still there.

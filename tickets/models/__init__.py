@@ -18,6 +18,7 @@ from .choices import (
     TicketStatus,
     TicketType,
 )
+from .gate import GateAnswer, deployment_gate, gate_reasons
 from .history import AppendOnly, AppendOnlyQuerySet, SectionEdit, TransitionLog
 from .parts import (
     ChangeComponent,
@@ -86,6 +87,7 @@ __all__ = [
     "ComponentVersion",
     "Contact",
     "Environment",
+    "GateAnswer",
     "Organization",
     "Performer",
     "Priority",
@@ -103,4 +105,6 @@ __all__ = [
     "TransitionLog",
     "User",
     "UserRole",
+    "deployment_gate",
+    "gate_reasons",
 ]

@@ -16,6 +16,7 @@ from ...models import (
     Change,
     ChecklistState,
     ComponentVersion,
+    ScenarioKind,
     Ticket,
     User,
 )
@@ -63,7 +64,9 @@ class Editor:
             initial=[{"id": s.pk, "kind": s.kind, "description": s.description} for s in scenarios],
         )
         if not scenarios and data is None:
+            # A change needs a progression and a regression scenario: offer one of each.
             self.scenarios.extra = 2
+            self.scenarios.forms[1].fields["kind"].initial = ScenarioKind.REGRESSION
         self.checklist = ChecklistForm(data, items=change.checklist.all())
         self.data = data
         self.scenario_errors: list[str] = []
