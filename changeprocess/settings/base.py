@@ -165,6 +165,10 @@ NOTIFICATIONS_RETRY_BACKOFF_MAX = env.float("NOTIFICATIONS_RETRY_BACKOFF_MAX", d
 NOTIFICATIONS_SENDING_LEASE = env.float("NOTIFICATIONS_SENDING_LEASE", default=600.0)  # s
 NOTIFICATIONS_SWEEP_GRACE = env.float("NOTIFICATIONS_SWEEP_GRACE", default=120.0)  # s
 
+# Webhooks (notifications/webhooks/addresses.py): receivers on loopback, private,
+# link-local and other non-public addresses are refused unless this is true.
+WEBHOOKS_ALLOW_PRIVATE_NETWORKS = env.bool("WEBHOOKS_ALLOW_PRIVATE_NETWORKS", default=False)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
