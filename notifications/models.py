@@ -174,6 +174,14 @@ class Delivery(models.Model):
                 condition=Q(user__isnull=False),
                 name="delivery_user_created",
             ),
+            # A user's unread notices (the count on every page): a few rows per user,
+            # where the user's deliveries are thousands. The notification is included
+            # so the count joins it without reading the deliveries themselves.
+            models.Index(
+                fields=["user", "notification"],
+                condition=Q(user__isnull=False, read_at__isnull=True),
+                name="delivery_user_unread",
+            ),
         ]
 
     def __str__(self) -> str:

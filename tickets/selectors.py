@@ -10,7 +10,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from django.db.models import QuerySet
+from django.contrib.postgres.search import SearchQuery, SearchRank
+from django.db import connections
+from django.db.models import Case, F, Q, QuerySet, Value, When
 
 from .errors import NotVisible
 from .models import (
@@ -25,6 +27,7 @@ from .models import (
     TransitionLog,
     User,
 )
+from .models.search import SEARCH_CONFIG
 
 
 def _customer_org(user: Any) -> int | bool | None:
@@ -158,8 +161,6 @@ def tickets_attachable_to(user: Any, change: Change, search: str = "") -> QueryS
     """Section 4's candidates, as `change_set_tickets` accepts them: the organisation's
     tickets ready for release that no unperformed change holds (a ticket sent back from
     testing may go into a follow-up release), optionally searched by title or SUP-key."""
-    from django.db.models import Q
-
     from .models import EDITABLE, TicketStatus
 
     qs = tickets_visible_to(user).filter(
@@ -173,3 +174,83 @@ def tickets_attachable_to(user: Any, change: Change, search: str = "") -> QueryS
         match = Q(title__icontains=search)
         qs = qs.filter(match | Q(pk=pk) if pk else match)
     return qs.order_by("-updated")
+
+
+# --------------------------------------------------------------------------- search
+
+# A ranked search ranks the most recently updated matches, at most this many: ranking is
+# computed per match, and a common word matches a large share of a desk's history
+# ("invoice": 42% of the seeded tickets). Unranked, a search answers every match.
+SEARCH_RANKED_MATCHES = 1000
+_WORD = re.compile(r"[^\W_]+")
+_MAX_WORDS = 16
+_MAX_PK = 2**63 - 1
+
+
+def tickets_matching(qs: QuerySet[Ticket], text: str, *, ranked: bool = True) -> QuerySet[Ticket]:
+    """The tickets of `qs` (already scoped, e.g. `tickets_visible_to(user)`, and filtered)
+    that match `text`: every word of it in the title or the description, each word also
+    as the beginning of a longer one ("inv" finds "invoices"), with English stemming. A
+    bare number also finds the ticket of that id; a key ("SUP-12", any case) finds that
+    ticket alone.
+
+    Ranked (the default), the answer is ordered: the ticket of the number first, then by
+    relevance (a word of the title counts more than one of the description), then most
+    recently updated; among the SEARCH_RANKED_MATCHES most recently updated matches only.
+    Unranked, every match, in the order of `qs` (give it one): for an explicit order, or
+    to reach matches older than those. Each row has `search_rank` (0 unranked).
+
+    PostgreSQL full-text search on the stored `search_document` (GIN-indexed); on other
+    databases (SQLite for `make run`) `icontains` per word, ranked by recency only."""
+    return _matching(qs, text, "SUP", ("title", "description"), ranked)
+
+
+def changes_matching(qs: QuerySet[Change], text: str, *, ranked: bool = True) -> QuerySet[Change]:
+    """As `tickets_matching`, for changes: the title and the summary, or the key ("CHG-3",
+    "3")."""
+    return _matching(qs, text, "CHG", ("title", "summary"), ranked)
+
+
+def search_words(text: str) -> list[str]:
+    """The words a search looks for: letters and digits, at most 16."""
+    return _WORD.findall(text)[:_MAX_WORDS]
+
+
+def _matching(
+    qs: QuerySet, text: str, prefix: str, fields: tuple[str, ...], ranked: bool
+) -> QuerySet:
+    pk = parse_ref(text, prefix)
+    if pk is not None and not 0 < pk <= _MAX_PK:
+        pk = None
+    key = Q(pk=pk) if pk is not None else None
+    # "SUP-12" is that ticket: its words ("sup", "12") would only add noise, and a rare
+    # pair of words is what the planner estimates worst.
+    words = [] if key and "-" in text else search_words(text)
+    if not words:
+        return (qs.filter(key) if key else qs.none()).annotate(search_rank=Value(0.0))
+    if connections[qs.db].vendor == "postgresql":
+        query = SearchQuery(
+            " & ".join(f"{w}:*" for w in words), search_type="raw", config=SEARCH_CONFIG
+        )
+        text_match = Q(search_document=query)
+        rank: Any = SearchRank(F("search_document"), query)
+    else:
+        text_match = Q()
+        for w in words:
+            text_match &= Q(*[Q(**{f"{f}__icontains": w}) for f in fields], _connector=Q.OR)
+        rank = Value(0.0)
+    if not ranked:
+        return qs.filter(text_match | key if key else text_match).annotate(search_rank=Value(0.0))
+    # The candidates are read newest first: for a common word PostgreSQL walks `-updated`
+    # and stops at the limit; for a rare one it reads the GIN index. The number's own row
+    # joins them by a UNION, not an OR, which would keep PostgreSQL from either.
+    ids = qs.filter(text_match).order_by("-updated").values("pk")[:SEARCH_RANKED_MATCHES]
+    if key:
+        ids = ids.union(qs.filter(key).values("pk"), all=True)
+    first = Case(When(key, then=Value(1)), default=Value(0)) if key else Value(0)
+    return (
+        qs.filter(pk__in=ids)
+        .annotate(search_rank=rank, is_key=first)
+        .order_by("-is_key", "-search_rank", "-updated", "-pk")
+    )
+

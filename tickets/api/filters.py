@@ -8,7 +8,7 @@ from typing import Any
 
 import django_filters
 from django import forms
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema_field
 
 from tickets.models import (
@@ -21,6 +21,7 @@ from tickets.models import (
     Ticket,
     TicketStatus,
 )
+from tickets.selectors import changes_matching, tickets_matching
 
 from .fields import MAX_ID, parse_id, parse_path_ref
 
@@ -83,15 +84,6 @@ class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = _UtcDateTimeFormField
 
 
-def _search_terms(value: str, prefix: str) -> Q:
-    """Text in the title or description, or the key (SUP-12 / CHG-12) itself."""
-    q = Q(title__icontains=value)
-    n = parse_path_ref(value.strip().upper(), prefix)
-    if n is not None and value.strip().upper().startswith(f"{prefix}-"):
-        q |= Q(pk=n)
-    return q
-
-
 class StrictFilterSet(django_filters.FilterSet):
     """An empty `?status=` is refused rather than read as "no filter": it is not one of the
     values the schema names (free-text parameters may be empty)."""
@@ -113,10 +105,19 @@ class StrictFilterSet(django_filters.FilterSet):
 
 
 class WorkflowFilterSet(StrictFilterSet):
-    """Tickets and changes: who they wait on, and a search over their text or their key."""
+    """Tickets and changes: who they wait on, and a search over their text or their key
+    (`tickets.selectors.tickets_matching` / `changes_matching`). The search runs after
+    every other filter, since a ranked search ranks among the matches that pass them; and
+    it is ranked unless `ordering` asks for another order."""
 
-    key_prefix: str
-    search_also: str  # the text field searched besides the title
+    matching: Any  # tickets_matching / changes_matching
+
+    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+        data = self.form.cleaned_data
+        last = ("search", "ordering")
+        for name in [n for n in data if n not in last] + [n for n in last if n in data]:
+            queryset = self.filters[name].filter(queryset, data[name])
+        return queryset
 
     def filter_waiting_on(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         model = self._meta.model
@@ -125,13 +126,14 @@ class WorkflowFilterSet(StrictFilterSet):
         return queryset.filter(model.waiting_on_provider_q())
 
     def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        also = Q(**{f"{self.search_also}__icontains": value})
-        return queryset.filter(_search_terms(value, self.key_prefix) | also)
+        if not value.strip():
+            return queryset
+        ranked = not self.form.cleaned_data.get("ordering")
+        return self.matching(queryset, value, ranked=ranked)
 
 
 class TicketFilter(WorkflowFilterSet):
-    key_prefix = "SUP"
-    search_also = "description"
+    matching = staticmethod(tickets_matching)
 
     status = django_filters.MultipleChoiceFilter(choices=TicketStatus.choices)
     organization = IdFilter(field_name="organization_id")
@@ -142,7 +144,8 @@ class TicketFilter(WorkflowFilterSet):
     search = django_filters.CharFilter(
         method="filter_search",
         max_length=200,
-        label="Words of the title or description, or SUP-12.",
+        label="Words of the title or description (the beginning of a word is enough), "
+        "or SUP-12. Ranked by relevance unless `ordering` is given.",
     )
     ordering = django_filters.OrderingFilter(
         fields=("created", "updated", "id", "status", "priority", "title")
@@ -154,8 +157,7 @@ class TicketFilter(WorkflowFilterSet):
 
 
 class ChangeFilter(WorkflowFilterSet):
-    key_prefix = "CHG"
-    search_also = "summary"
+    matching = staticmethod(changes_matching)
 
     status = django_filters.MultipleChoiceFilter(choices=ChangeStatus.choices)
     organization = IdFilter(field_name="organization_id")
@@ -174,7 +176,10 @@ class ChangeFilter(WorkflowFilterSet):
         field_name="window_start", lookup_expr="lt", label="Window starts before."
     )
     search = django_filters.CharFilter(
-        method="filter_search", max_length=200, label="Words of the title or summary, or CHG-12."
+        method="filter_search",
+        max_length=200,
+        label="Words of the title or summary (the beginning of a word is enough), or CHG-12. "
+        "Ranked by relevance unless `ordering` is given.",
     )
     ordering = django_filters.OrderingFilter(
         fields=("created", "updated", "id", "status", "window_start", "title")

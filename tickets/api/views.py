@@ -321,7 +321,10 @@ class TicketViewSet(WorkflowViewSet):
     transition_serializer = s.TicketTransitionSerializer
 
     def get_queryset(self) -> QuerySet:
-        return tickets_visible_to(self.me).select_related("reporter", "assignee", "change")
+        # `waiting_on` from an annotation: the change's row is not read for each ticket.
+        return Ticket.with_customer_release(
+            tickets_visible_to(self.me).select_related("reporter", "assignee")
+        )
 
     def _subject(self) -> Ticket:
         # Through the list's queryset: a ticket the user may not see is "No ticket <as given>".
@@ -444,7 +447,9 @@ class ChangeViewSet(WorkflowViewSet):
                     "change_components",
                     queryset=ChangeComponent.objects.select_related("component"),
                 ),
-                Prefetch("tickets", queryset=Ticket.objects.only("id", "change_id")),
+                # With the status: django-fsm reads it from every instance it builds
+                # (ConcurrentTransitionMixin), a query per ticket were it deferred.
+                Prefetch("tickets", queryset=Ticket.objects.only("id", "change_id", "status")),
                 Prefetch("scenarios", queryset=TestScenario.objects.select_related("result_by")),
                 Prefetch("checklist", queryset=ChecklistItem.objects.select_related("by")),
                 Prefetch(

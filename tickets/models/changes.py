@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -56,6 +57,7 @@ from .roles import (
     _given,
     _is_customer_of,
 )
+from .search import SearchDocument
 from .support import Ticket
 
 # The range any stored deployment window lies in (a database constraint).
@@ -94,6 +96,15 @@ SECTIONS: dict[int, tuple[str, tuple[str, ...]]] = {
     9: ("Checklist", ("checklist",)),
 }
 FIELD_SECTION = {f: n for n, (_, fields) in SECTIONS.items() for f in fields}
+
+# Every status in which a change may wait on the customer, whoever performs it
+# (`Change.customer_waiting_statuses`); a test holds the two together.
+CUSTOMER_WAITING_STATUSES = [
+    ChangeStatus.TO_BE_REVIEWED_BY_BUSINESS,
+    ChangeStatus.TO_BE_RELEASED,
+    ChangeStatus.IN_TESTING,
+    ChangeStatus.ROLLED_BACK,
+]
 
 
 class Change(ConcurrentTransitionMixin, models.Model):
@@ -171,6 +182,13 @@ class Change(ConcurrentTransitionMixin, models.Model):
     approval_round = models.PositiveIntegerField(default=1)
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
+    # What `tickets.selectors.changes_matching` searches (tickets/models/search.py); its
+    # GIN index is created by migration 0004, on PostgreSQL only.
+    search_document = models.GeneratedField(
+        expression=SearchDocument("title", "summary"),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
 
     class Meta:
         ordering = ["-updated"]
@@ -181,6 +199,14 @@ class Change(ConcurrentTransitionMixin, models.Model):
             models.Index(fields=["author", "status"], name="change_author_status"),
             models.Index(fields=["-updated"], name="change_updated"),
             models.Index(fields=["-created"], name="change_created"),
+            # The changes that may wait on the customer (`waiting_on_customer_q`) per
+            # organisation, newest first, with the performer that decides it.
+            models.Index(
+                fields=["organization", "-updated"],
+                include=["performer"],
+                condition=Q(status__in=CUSTOMER_WAITING_STATUSES),
+                name="change_customer_open",
+            ),
         ]
         constraints = [
             models.CheckConstraint(

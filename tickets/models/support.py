@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
 
 from ..errors import InvalidInput
@@ -14,9 +15,16 @@ from ..workflow import NOBODY, ON_COMMENT, SYSTEM, transition_meta
 from .choices import HOLDABLE, ChangeStatus, Performer, Priority, TicketStatus, TicketType
 from .people import Organization, User
 from .roles import CUSTOMER, PROVIDER, PROVIDER_OR_CUSTOMER
+from .search import SearchDocument
 
 if TYPE_CHECKING:
     from .changes import Change
+
+# Who a ticket waits on, by status (WORKFLOW.md, "Support tickets"). TO_BE_RELEASED is in
+# neither: it waits on the customer only while its change is customer-performed and itself
+# TO_BE_RELEASED, on the provider otherwise; DONE and ON_HOLD wait on nobody.
+CUSTOMER_STATUSES = (TicketStatus.WAITING_FOR_CUSTOMER, TicketStatus.IN_TESTING)
+PROVIDER_STATUSES = (TicketStatus.WAITING_FOR_SUPPORT, TicketStatus.TO_DO, TicketStatus.IN_PROGRESS)
 
 
 class Ticket(ConcurrentTransitionMixin, models.Model):
@@ -48,6 +56,13 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
     )
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
+    # What `tickets.selectors.tickets_matching` searches (tickets/models/search.py); its
+    # GIN index is created by migration 0004, on PostgreSQL only.
+    search_document = models.GeneratedField(
+        expression=SearchDocument("title", "description"),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
 
     class Meta:
         ordering = ["-updated"]
@@ -57,6 +72,22 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
             models.Index(fields=["assignee", "status"], name="ticket_assignee_status"),
             models.Index(fields=["-updated"], name="ticket_updated"),
             models.Index(fields=["-created"], name="ticket_created"),
+            # The open tickets that may wait on each side, newest first: the portal's
+            # "Needs your action" per organisation, the dashboard's "waiting on support"
+            # per assignee (and unassigned). Status and change are included so that the
+            # counts are answered from the index alone (`waiting_on_*_q`).
+            models.Index(
+                fields=["organization", "-updated"],
+                include=["status", "change"],
+                condition=Q(status__in=[*CUSTOMER_STATUSES, TicketStatus.TO_BE_RELEASED]),
+                name="ticket_customer_open",
+            ),
+            models.Index(
+                fields=["assignee", "-updated"],
+                include=["status", "change"],
+                condition=Q(status__in=[*PROVIDER_STATUSES, TicketStatus.TO_BE_RELEASED]),
+                name="ticket_provider_open",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -76,29 +107,63 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
             return "customer"
         # WORKFLOW.md: in TO_BE_RELEASED only when its change is performed by the customer
         # and is itself TO_BE_RELEASED (approved, waiting for the customer to carry it out).
-        if (
-            s == self.S.TO_BE_RELEASED
-            and self.change is not None
-            and self.change.performer == Performer.CUSTOMER
-            and self.change.status == ChangeStatus.TO_BE_RELEASED
-        ):
-            return "customer"
-        return "provider"
+        if s != self.S.TO_BE_RELEASED:
+            return "provider"
+        # Lists annotate it (`with_customer_release`) rather than read each change.
+        in_release = self.__dict__.get("in_customer_release")
+        if in_release is None:
+            in_release = (
+                self.change is not None
+                and self.change.performer == Performer.CUSTOMER
+                and self.change.status == ChangeStatus.TO_BE_RELEASED
+            )
+        return "customer" if in_release else "provider"
+
+    @classmethod
+    def with_customer_release(cls, qs: models.QuerySet[Ticket]) -> models.QuerySet[Ticket]:
+        """`qs` with `in_customer_release` on each row, which `waiting_on` reads instead
+        of the ticket's change: one index probe per row, no change row read."""
+        releases = cls._change_model().objects.filter(
+            pk=OuterRef("change_id"),
+            performer=Performer.CUSTOMER,
+            status=ChangeStatus.TO_BE_RELEASED,
+        )
+        return qs.annotate(in_customer_release=Exists(releases))
+
+    @classmethod
+    def _change_model(cls) -> Any:
+        # Change, through the relation: `changes` imports this module, not the reverse.
+        return cls._meta.get_field("change").related_model
+
+    @classmethod
+    def _in_customer_release_q(cls, prefix: str = "") -> Q:
+        """The ticket's change is customer-performed and TO_BE_RELEASED. An uncorrelated
+        subquery rather than a join: PostgreSQL reads those few changes once and hashes
+        them, where a join (or EXISTS per row) reads the change table for every count."""
+        releases = cls._change_model().objects.filter(
+            performer=Performer.CUSTOMER, status=ChangeStatus.TO_BE_RELEASED
+        )
+        return Q(**{f"{prefix}change_id__in": releases.values("pk")})
 
     @classmethod
     def waiting_on_customer_q(cls, prefix: str = "") -> Q:
+        """Tickets that wait on the customer, as `waiting_on` says of one ticket. Each
+        branch names its statuses, so that PostgreSQL may read `ticket_customer_open`."""
         p = prefix
-        return Q(**{f"{p}status__in": [cls.S.WAITING_FOR_CUSTOMER, cls.S.IN_TESTING]}) | Q(
-            **{
-                f"{p}status": cls.S.TO_BE_RELEASED,
-                f"{p}change__performer": Performer.CUSTOMER,
-                f"{p}change__status": ChangeStatus.TO_BE_RELEASED,
-            }
+        return Q(**{f"{p}status__in": CUSTOMER_STATUSES}) | (
+            Q(**{f"{p}status": cls.S.TO_BE_RELEASED}) & cls._in_customer_release_q(p)
         )
 
     @classmethod
     def waiting_on_provider_q(cls) -> Q:
-        return ~cls.waiting_on_customer_q() & ~Q(status__in=[cls.S.DONE, cls.S.ON_HOLD])
+        """Tickets that wait on the provider: every status but the customer's, DONE and
+        ON_HOLD, with TO_BE_RELEASED unless its change waits on the customer to release it
+        (a ticket without a change included). Spelled positively, so that PostgreSQL may
+        read `ticket_provider_open`."""
+        return Q(status__in=PROVIDER_STATUSES) | (
+            Q(status=cls.S.TO_BE_RELEASED)
+            & (Q(change_id__isnull=True) | ~cls._in_customer_release_q())
+        )
 
     # -- transitions (WORKFLOW.md, "Support tickets") ---------------------------------
 

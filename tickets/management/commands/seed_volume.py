@@ -206,11 +206,13 @@ class Table:
     def __init__(self, model: type[models.Model], fields: Sequence[str]) -> None:
         self.model = model
         meta = model._meta
-        by_attname = {f.attname: f for f in meta.concrete_fields}
+        # Generated columns (the search documents) are PostgreSQL's to compute.
+        written = [f for f in meta.concrete_fields if not f.generated]
+        by_attname = {f.attname: f for f in written}
         unknown = [f for f in fields if f not in by_attname]
         if unknown:
             raise CommandError(f"{meta.label} has no fields {unknown}: update seed_volume.")
-        rest = [f for f in meta.concrete_fields if f.attname not in fields]
+        rest = [f for f in written if f.attname not in fields]
         self.columns = [str(by_attname[f].column) for f in fields] + [str(f.column) for f in rest]
         self.defaults = tuple(_default(f) for f in rest)
         self.rows: list[tuple[Any, ...]] = []

@@ -1,0 +1,118 @@
+"""`tickets_matching` and `changes_matching`: the one search of tickets and changes (the
+API's `?search=`; the staff queue and the portal to follow), on PostgreSQL full-text
+search."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.factories import ChangeFactory, TicketFactory
+from tickets import selectors
+from tickets.models import Ticket
+from tickets.selectors import (
+    changes_matching,
+    changes_visible_to,
+    tickets_matching,
+    tickets_visible_to,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def _ticket(cast, title: str, description: str = "", org=None) -> Ticket:
+    return TicketFactory(
+        organization=org or cast.acme, reporter=cast.alice, title=title, description=description
+    )
+
+
+def _keys(qs) -> list[str]:
+    return [obj.key for obj in qs]
+
+
+def test_words_are_matched_stemmed_and_by_their_beginning(cast) -> None:
+    invoice = _ticket(cast, "Invoice totals are wrong")
+    invoices = _ticket(cast, "Export of the invoices fails", "Since Monday.")
+    _ticket(cast, "Login page is slow")
+    staff = tickets_visible_to(cast.agent)
+    assert set(_keys(tickets_matching(staff, "invoice"))) == {invoice.key, invoices.key}
+    assert set(_keys(tickets_matching(staff, "inv"))) == {invoice.key, invoices.key}
+    # Every word must be there, in the title or the description.
+    assert _keys(tickets_matching(staff, "invoices monday")) == [invoices.key]
+    assert _keys(tickets_matching(staff, "zzz")) == []
+    assert _keys(tickets_matching(staff, "  !!  ")) == []
+
+
+def test_a_word_of_the_title_ranks_above_one_of_the_description(cast) -> None:
+    in_title = _ticket(cast, "Proxy timeout on export", "Seen by finance.")
+    in_text = _ticket(cast, "Export fails", "The proxy answers 504.")
+    # The description-only match is the most recent: relevance still comes first.
+    Ticket.objects.filter(pk=in_text.pk).update(updated=in_title.updated.replace(year=2099))
+    found = list(tickets_matching(tickets_visible_to(cast.agent), "proxy"))
+    assert _keys(found) == [in_title.key, in_text.key]
+    assert found[0].search_rank > found[1].search_rank > 0
+
+
+def test_a_key_finds_its_ticket_and_a_number_finds_it_first(cast) -> None:
+    target = _ticket(cast, "Printer offline")
+    mentions = _ticket(cast, f"Follow-up of {target.pk}", "")
+    staff = tickets_visible_to(cast.agent)
+    assert _keys(tickets_matching(staff, target.key)) == [target.key]
+    assert _keys(tickets_matching(staff, target.key.lower())) == [target.key]
+    assert _keys(tickets_matching(staff, str(target.pk))) == [target.key, mentions.key]
+    assert set(_keys(tickets_matching(staff, str(target.pk), ranked=False))) == {
+        target.key,
+        mentions.key,
+    }
+    assert _keys(tickets_matching(staff, f"CHG-{target.pk}")) == []
+    assert _keys(tickets_matching(staff, "SUP-99999999999999999999999")) == []
+
+
+def test_the_search_keeps_the_scope_it_is_given(cast) -> None:
+    mine = _ticket(cast, "Invoice run failed")
+    other = _ticket(cast, "Invoice run failed", org=cast.globex)
+    assert _keys(tickets_matching(tickets_visible_to(cast.alice), "invoice")) == [mine.key]
+    assert _keys(tickets_matching(tickets_visible_to(cast.alice), other.key)) == []
+    assert _keys(tickets_matching(tickets_visible_to(cast.alice), str(other.pk))) == []
+
+
+def test_ranked_looks_at_the_most_recent_matches_unranked_at_all(cast, monkeypatch) -> None:
+    tickets = [_ticket(cast, f"Invoice {i}") for i in range(3)]
+    monkeypatch.setattr(selectors, "SEARCH_RANKED_MATCHES", 2)
+    staff = tickets_visible_to(cast.agent)
+    newest_two = {t.key for t in tickets[1:]}
+    assert set(_keys(tickets_matching(staff, "invoice"))) == newest_two
+    every = tickets_matching(staff, "invoice", ranked=False).order_by("pk")
+    assert _keys(every) == [t.key for t in tickets]
+
+
+def test_a_title_edit_is_searchable_at_once(cast) -> None:
+    ticket = _ticket(cast, "Typo")
+    ticket.title = "Certificate expired"
+    ticket.save()
+    assert _keys(tickets_matching(tickets_visible_to(cast.agent), "certificate")) == [ticket.key]
+
+
+def test_changes_match_their_title_summary_and_key(cast) -> None:
+    pricing = ChangeFactory(
+        organization=cast.acme, author=cast.agent, title="Release pricing", summary="Fix VAT."
+    )
+    other = ChangeFactory(
+        organization=cast.globex, author=cast.agent, title="Upgrade", summary="Database."
+    )
+    staff = changes_visible_to(cast.agent)
+    assert _keys(changes_matching(staff, "vat")) == [pricing.key]
+    assert _keys(changes_matching(staff, "pric")) == [pricing.key]
+    assert _keys(changes_matching(staff, other.key)) == [other.key]
+    assert _keys(changes_matching(changes_visible_to(cast.alice), other.key)) == []
+
+
+def test_the_api_search_is_this_search(cast, client) -> None:
+    from tests.api.support import Api
+
+    found = _ticket(cast, "Invoice totals are wrong")
+    _ticket(cast, "Login is slow")
+    agent = Api.of(cast.agent)
+    page = agent.get("/api/v1/tickets/", {"search": "invoic"}).json()
+    assert [r["key"] for r in page["results"]] == [found.key]
+    page = agent.get("/api/v1/tickets/", {"search": found.key, "ordering": "-id"}).json()
+    assert [r["key"] for r in page["results"]] == [found.key]
