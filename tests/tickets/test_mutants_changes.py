@@ -87,7 +87,7 @@ def test_an_unsaved_change_is_incomplete_without_a_query(cast) -> None:
 def test_why_a_close_is_not_successful(cast) -> None:
     change = ChangeFactory(organization=cast.acme, status=C.IN_TESTING)
     first, second = change.scenarios.order_by("position")
-    first.result = ScenarioResult.PASSED
+    first.result = ScenarioResult.FAILED
     first.save()
     second.description = "x" * 70
     second.save()
@@ -97,7 +97,7 @@ def test_why_a_close_is_not_successful(cast) -> None:
     for t in (accepted, sent_back, moved):
         ReleasedTicket.objects.create(change=change, ticket=t)
     assert change.unsuccessful_reasons() == [
-        f"scenarios not passed: #2 {'x' * 60} (not_run).",
+        f"scenarios not passed: #1 {first.description} (failed); #2 {'x' * 60} (not_run).",
         f"tickets not accepted: {sent_back.key} (Waiting for support), {moved.key} (Done).",
     ]
     change.scenarios.update(result=ScenarioResult.PASSED)
