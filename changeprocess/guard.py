@@ -140,6 +140,22 @@ def _is_json(request: HttpRequest) -> bool:
 # --------------------------------------------------------------------------- requests
 
 
+def _streamed_upload(request: HttpRequest) -> bool:
+    """A multipart body larger than Django keeps in memory: file uploads (attachments),
+    which Django streams to temporary files and the views that take them limit
+    (ATTACHMENTS_MAX_BYTES); read whole, it would be refused as too large."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return False
+    return (
+        (request.content_type or "").lower() == "multipart/form-data"
+        and limit is not None
+        and length > limit
+    )
+
+
 def _named_texts(request: HttpRequest) -> Iterator[tuple[str, str]]:
     """(where, text) for every piece of text a request carries besides a JSON body."""
     yield "path", request.path
@@ -148,7 +164,7 @@ def _named_texts(request: HttpRequest) -> Iterator[tuple[str, str]]:
         for value in values:
             yield name, value
     if request.method in ("POST", "PUT", "PATCH") and not _is_json(request):
-        if is_api(request):
+        if is_api(request) and not _streamed_upload(request):
             # Keep the body for DRF, which reads it again to answer 415 for a media type
             # the view does not take (a parsed multipart stream cannot be read twice).
             _ = request.body

@@ -67,3 +67,11 @@ class StaleObject(Conflict):
     """Someone else changed the object between reading and writing it."""
 
     code = "stale"
+
+
+class TooLarge(DomainError):
+    """What was sent is larger than this installation accepts: a file over
+    ATTACHMENTS_MAX_BYTES (HTTP 413)."""
+
+    http_status = 413
+    code = "too_large"

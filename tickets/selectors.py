@@ -16,6 +16,8 @@ from django.db.models import Case, F, Q, QuerySet, Value, When
 
 from .errors import NotVisible
 from .models import (
+    Attachment,
+    AttachmentEvent,
     Change,
     ChecklistItem,
     Component,
@@ -254,3 +256,34 @@ def _matching(
         .order_by("-is_key", "-search_rank", "-updated", "-pk")
     )
 
+
+# --------------------------------------------------------------------------- attachments
+
+
+def attachments_visible_to(user: Any) -> QuerySet[Attachment]:
+    """Files on the tickets and changes `user` sees; a customer never sees internal ones."""
+    org = _customer_org(user)
+    qs = Attachment.objects.all()
+    if org is False:
+        return qs.none()
+    if org is None:
+        return qs
+    return qs.filter(Q(ticket__organization_id=org) | Q(change__organization_id=org)).filter(
+        internal=False
+    )
+
+
+def attachment_events_visible_to(user: Any, subject: Ticket | Change) -> QuerySet[AttachmentEvent]:
+    """The file history of a ticket or change the caller already fetched through
+    `access_ticket` / `access_change`; a customer's without internal files."""
+    field = "ticket" if isinstance(subject, Ticket) else "change"
+    qs = AttachmentEvent.objects.filter(**{field: subject}).select_related("actor")
+    if _customer_org(user):
+        qs = qs.filter(internal=False)
+    return qs
+
+
+def access_attachment(user: Any, ref: Any, *, lock: bool = False) -> Attachment:
+    """The attachment `ref` (instance or id) if `user` may see it (its ticket's or change's
+    visibility, and internal ones for provider staff only)."""
+    return _access(attachments_visible_to(user), ref, "ATT", "attachment", lock)

@@ -17,9 +17,10 @@ from typing import Any, TypeVar
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
-from django.core.paginator import Page, Paginator
+from django.core.paginator import Page
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
@@ -27,12 +28,14 @@ from . import services, workflow
 from .errors import DomainError, NotVisible
 from .limits import YEAR_RANGE_MESSAGE, datetime_in_range
 from .models import Change, Ticket, User
+from .pagination import CappedPaginator
+from .selectors import access_attachment
 
 PAGE_SIZE = 25
 
 F = TypeVar("F", bound=forms.BaseForm)
 T = TypeVar("T")
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]
 
 
 # --------------------------------------------------------------------------- access
@@ -42,7 +45,7 @@ def signed_in(view: View) -> View:
     """Any signed-in user; an anonymous one is sent to the login."""
 
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
         return view(request, *args, **kwargs)
@@ -57,7 +60,7 @@ def front_end(*, admits: Callable[[User], bool], elsewhere: str) -> Callable[[Vi
     def decorator(view: View) -> View:
         @wraps(view)
         @signed_in
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if not admits(request.user):  # type: ignore[arg-type]
                 return redirect(elsewhere)
             try:
@@ -82,7 +85,9 @@ def render_page(
 
 
 def paginate(request: HttpRequest, qs: QuerySet) -> Page:
-    return Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    """A page of `qs` counted up to `pagination.COUNT_CAP` (a longer list says "more than"
+    and pages on for as long as there is a next page)."""
+    return CappedPaginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
 
 
 def succeed(request: HttpRequest, message: str, to: str) -> HttpResponse:
@@ -196,3 +201,39 @@ def take_transition(
             resolution=data.get("resolution") or "",
         )
     return None
+
+
+# --------------------------------------------------------------------------- attachments
+
+
+def attach_file(
+    request: HttpRequest, form: forms.Form, *, by: User, back: str, **subject: Any
+) -> HttpResponse:
+    """A posted upload form (`file`, and `internal` where the form has it) attached to the
+    ticket or change named in `subject` through `services.attachment_add`; back to the
+    page `back` (a URL) either way, saying what happened (a refusal, such as a file over
+    the size limit, as an error message: nothing typed on the page is lost)."""
+    if not form.is_valid():
+        messages.error(request, "Choose a file to attach.")
+        return redirect(back)
+    data = form.cleaned_data
+    try:
+        attachment = services.attachment_add(
+            by=by, file=data["file"], internal=bool(data.get("internal")), **subject
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect(back)
+    return succeed(request, f"{attachment.name} is attached.", back)
+
+
+def delete_file(request: HttpRequest, pk: int, *, by: User, back: Callable[[Any], str]) -> Any:
+    """Delete attachment `pk` through `services.attachment_delete`, then go to `back(it)`."""
+    attachment = access_attachment(by, pk)
+    to = back(attachment)
+    try:
+        services.attachment_delete(attachment=attachment.pk, by=by)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect(to)
+    return succeed(request, f"{attachment.name} is deleted.", to)

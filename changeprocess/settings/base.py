@@ -129,6 +129,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.tasks.sweep",
         "schedule": env.float("NOTIFICATIONS_SWEEP_INTERVAL", default=60.0),
     },
+    "webhooks-sweep": {
+        "task": "notifications.tasks.sweep_webhooks",
+        "schedule": env.float("WEBHOOKS_SWEEP_INTERVAL", default=60.0),
+    },
 }
 
 # E-mail: console in development; SMTP (EMAIL_BACKEND=django.core.mail.backends.smtp.
@@ -150,6 +154,13 @@ EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default=str(BASE_DIR / "sent-mail"))
 CHANGE_WINDOW_MAX_DAYS_AHEAD = env.int("CHANGE_WINDOW_MAX_DAYS_AHEAD", default=730)
 CHANGE_WINDOW_MAX_HOURS = env.int("CHANGE_WINDOW_MAX_HOURS", default=7 * 24)
 
+# Attachments (tickets/models/attachments.py): stored through STORAGES["default"], the
+# file system under MEDIA_ROOT unless production.py is told otherwise (docs/deploy.md).
+# Nothing serves MEDIA_ROOT directly: every download goes through the visibility check.
+MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(BASE_DIR / "media")))
+ATTACHMENTS_MAX_BYTES = env.int("ATTACHMENTS_MAX_BYTES", default=20 * 1024 * 1024)
+ATTACHMENTS_MAX_PER_SUBJECT = env.int("ATTACHMENTS_MAX_PER_SUBJECT", default=100)
+
 # Communications (notifications/): see notifications/sending.py for what each one guards.
 NOTIFICATIONS_REMINDER_LEAD = timedelta(
     minutes=env.int("NOTIFICATIONS_REMINDER_LEAD_MINUTES", default=24 * 60)
@@ -168,6 +179,16 @@ NOTIFICATIONS_SWEEP_GRACE = env.float("NOTIFICATIONS_SWEEP_GRACE", default=120.0
 # Webhooks (notifications/webhooks/addresses.py): receivers on loopback, private,
 # link-local and other non-public addresses are refused unless this is true.
 WEBHOOKS_ALLOW_PRIVATE_NETWORKS = env.bool("WEBHOOKS_ALLOW_PRIVATE_NETWORKS", default=False)
+# Delivery (notifications/webhooks/delivery.py): seconds to wait for an answer; attempts
+# per delivery, the first retry's delay (doubling, capped); failed attempts in a row that
+# disable an endpoint; a claim's lease; deliveries per task.
+WEBHOOKS_TIMEOUT = env.float("WEBHOOKS_TIMEOUT", default=10.0)
+WEBHOOKS_MAX_ATTEMPTS = env.int("WEBHOOKS_MAX_ATTEMPTS", default=8)
+WEBHOOKS_RETRY_BACKOFF = env.float("WEBHOOKS_RETRY_BACKOFF", default=30.0)
+WEBHOOKS_RETRY_BACKOFF_MAX = env.float("WEBHOOKS_RETRY_BACKOFF_MAX", default=3600.0)
+WEBHOOKS_DISABLE_AFTER = env.int("WEBHOOKS_DISABLE_AFTER", default=20)
+WEBHOOKS_LEASE = env.float("WEBHOOKS_LEASE", default=120.0)
+WEBHOOKS_BATCH_SIZE = env.int("WEBHOOKS_BATCH_SIZE", default=50)
 
 LOGGING = {
     "version": 1,

@@ -137,8 +137,14 @@ AXES_LOCKOUT_CALLABLE = "changeprocess.guard.lockout_response"
 
 # --- Static files: hashed names collected into the image, served by WhiteNoise ----------
 STATIC_ROOT = Path(env("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
+# Attachments: the file system under MEDIA_ROOT (a volume), or any storage backend named
+# by STORAGE_BACKEND with its STORAGE_OPTIONS as JSON, e.g. django-storages' S3 backend
+# (installed separately; docs/deploy.md).
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {
+        "BACKEND": env("STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage"),
+        "OPTIONS": env.json("STORAGE_OPTIONS", default={}),
+    },
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 

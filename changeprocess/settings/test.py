@@ -1,5 +1,8 @@
 """Tests: real PostgreSQL (DATABASE_URL) and Redis (REDIS_URL), never SQLite."""
 
+from pathlib import Path
+from tempfile import gettempdir
+
 from .base import *  # noqa: F403
 from .base import DATABASES, env
 
@@ -17,3 +20,5 @@ SECRET_KEY = "test-secret-key-not-for-production"  # noqa: S105
 # Serve static files from the finders: tests never run collectstatic.
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
+# Attachments written by tests go to the temporary directory, never into the checkout.
+MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(Path(gettempdir()) / "changeprocess-test-media")))

@@ -53,6 +53,7 @@ def _snapshot(org: Org) -> tuple:
         list(org.change.checklist.values_list("state")),
         Contact.objects.filter(organization=org.change.organization).count(),
         Delivery.objects.get(pk=org.notice.pk).read_at,
+        list(org.own_ticket.attachments.values_list("pk", flat=True)),
     )
 
 

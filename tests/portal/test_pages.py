@@ -12,9 +12,9 @@ from django.urls import reverse
 
 from notifications.models import Delivery, Notification, NotificationKind
 from tests.factories import ChangeFactory, ContactFactory, TicketFactory
-from tickets.portal import urls as portal_urls
 from tickets.middleware import user_zone
 from tickets.models import TestScenario
+from tickets.portal import urls as portal_urls
 
 PAGES = [
     "/portal/",

@@ -6,12 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.files.base import ContentFile
 from django.urls import reverse
 
 from notifications.models import Delivery, Notification, NotificationKind
 from tests.factories import ChangeFactory, ContactFactory, TicketCommentFactory, TicketFactory
+from tickets import services
+from tickets.models import Attachment, Change, Contact, Ticket
 from tickets.portal import urls as portal_urls
-from tickets.models import Change, Contact, Ticket
 
 OBJECT_PATTERNS = [p for p in portal_urls.urlpatterns if p.pattern.converters]
 LIST_PATTERNS = [p for p in portal_urls.urlpatterns if not p.pattern.converters]
@@ -24,6 +26,7 @@ class Org:
     own_ticket: Ticket  # raised by the customer, waiting for them
     contact: Contact
     notice: Delivery  # an action notice to the customer user
+    attachment: Attachment  # a file on the customer's own ticket
 
 
 def org_objects(cast: Any, org: Any, customer: Any) -> Org:
@@ -48,6 +51,9 @@ def org_objects(cast: Any, org: Any, customer: Any) -> Org:
         own_ticket=own,
         contact=ContactFactory(organization=org),
         notice=notice,
+        attachment=services.attachment_add(
+            by=customer, ticket=own.pk, file=ContentFile(b"screenshot", name="shot.txt")
+        ),
     )
 
 
@@ -76,6 +82,9 @@ def url_values(org: Org) -> dict[tuple[str, str] | str, object]:
         ("change_transition", "name"): "close",
         ("change_ticket_transition", "name"): "accept",
         ("notification_read", "pk"): org.notice.pk,
+        ("attachment_download", "pk"): org.attachment.pk,
+        ("attachment_delete", "pk"): org.attachment.pk,
+        ("ticket_attachment_add", "ref"): org.own_ticket.key,
         "ref": org.change.key,
         "ticket": org.ticket.key,
         "scenario": org.change.scenarios.get(kind="progression").pk,

@@ -22,9 +22,9 @@ from tickets.services import change_transition, change_update
 QUEUE = 6
 CHANGE_LIST = 7
 BOARD = 7
-CHANGE_PAGE = 13
+CHANGE_PAGE = 15  # with its files and their history (tickets/templatetags/attachments.py)
 DASHBOARD = 13
-TICKET_PAGE = 6
+TICKET_PAGE = 8  # with its files, and their history in the conversation
 
 
 def _count(client, url, **params) -> int:

@@ -10,7 +10,7 @@ from drf_spectacular.views import (
 )
 from rest_framework.routers import SimpleRouter
 
-from . import auth, gate, views
+from . import attachments, auth, gate, views
 
 router = SimpleRouter()
 router.register("organizations", views.OrganizationViewSet, basename="api-organization")
@@ -24,6 +24,22 @@ v1 = [
     path("auth/tokens/", auth.TokenListView.as_view(), name="api-tokens"),
     path("auth/tokens/<str:token_key>/", auth.TokenDetailView.as_view(), name="api-token-detail"),
     path("me/", views.MeView.as_view(), name="api-me"),
+    path(
+        "tickets/<str:id>/attachments/",
+        attachments.TicketAttachmentsView.as_view(),
+        name="api-ticket-attachments",
+    ),
+    path(
+        "changes/<str:id>/attachments/",
+        attachments.ChangeAttachmentsView.as_view(),
+        name="api-change-attachments",
+    ),
+    path("attachments/<str:id>/", attachments.AttachmentView.as_view(), name="api-attachment"),
+    path(
+        "attachments/<str:id>/download/",
+        attachments.AttachmentDownloadView.as_view(),
+        name="api-attachment-download",
+    ),
     path("changes/<str:id>/gate/", gate.ChangeGateView.as_view(), name="api-change-gate"),
     *router.urls,
 ]

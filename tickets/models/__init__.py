@@ -1,9 +1,11 @@
 """The domain of WORKFLOW.md, by entity: organisations and people (`people`), support
 tickets (`support`), change tickets (`changes`) and their parts (`parts`), the history
-(`history`); with the enumerations (`choices`), who may do what (`roles`) and the change
-workflow's guards (`guards`). Everything is importable from `tickets.models` as before.
+(`history`), files (`attachments`); with the enumerations (`choices`), who may do what
+(`roles`) and the change workflow's guards (`guards`). Everything is importable from
+`tickets.models` as before.
 """
 
+from .attachments import Attachment, AttachmentEvent
 from .changes import EDITABLE, FIELD_SECTION, SECTIONS, WINDOW_EARLIEST, WINDOW_LATEST, Change
 from .choices import (
     HOLDABLE,
@@ -77,6 +79,8 @@ __all__ = [
     "WINDOW_PROPOSER",
     "AppendOnly",
     "AppendOnlyQuerySet",
+    "Attachment",
+    "AttachmentEvent",
     "Change",
     "ChangeComponent",
     "ChangeStatus",

@@ -132,3 +132,7 @@ class ContactImportForm(forms.Form):
                 f"{CONTACTS_UPLOAD_MAX_BYTES // 1024} KB at a time."
             )
         return upload
+
+
+class AttachmentForm(forms.Form):
+    file = forms.FileField(label="File", allow_empty_file=True)

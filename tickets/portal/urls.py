@@ -7,7 +7,7 @@ method; action URLs take POST, and a GET on one leads back to its page.
 
 from django.urls import path
 
-from .views import changes, contacts, home, tickets
+from .views import attachments, changes, contacts, home, tickets
 
 app_name = "portal"
 
@@ -45,6 +45,22 @@ urlpatterns = [
         changes.change_ticket_transition,
         name="change_ticket_transition",
     ),
+    path(
+        "tickets/<str:ref>/attachments/",
+        attachments.ticket_attachment_add,
+        name="ticket_attachment_add",
+    ),
+    path(
+        "changes/<str:ref>/attachments/",
+        attachments.change_attachment_add,
+        name="change_attachment_add",
+    ),
+    path(
+        "attachments/<int:pk>/download/",
+        attachments.attachment_download,
+        name="attachment_download",
+    ),
+    path("attachments/<int:pk>/delete/", attachments.attachment_delete, name="attachment_delete"),
     path("contacts/", contacts.contacts, name="contacts"),
     path("contacts/add/", contacts.contact_add, name="contact_add"),
     path("contacts/import/", contacts.contacts_import, name="contacts_import"),

@@ -7,6 +7,7 @@ Front ends (staff pages, portal, API, admin, commands) only translate to and fro
 and import them from here: `from tickets import services; services.change_update(...)`.
 """
 
+from .attachments import attachment_add, attachment_delete
 from .changes import (
     CHANGE_TEXT_FIELDS,
     change_create,
@@ -51,6 +52,8 @@ __all__ = [
     "ContactImportReport",
     "RejectedRow",
     "ScenarioEdit",
+    "attachment_add",
+    "attachment_delete",
     "change_create",
     "change_edit",
     "change_propose_window",

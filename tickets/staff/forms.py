@@ -565,3 +565,8 @@ class WindowForm(forms.Form):
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"],
         label="Ends",
     )
+
+
+class AttachmentForm(forms.Form):
+    file = forms.FileField(label="File", allow_empty_file=True)
+    internal = forms.BooleanField(required=False, label="Internal (staff only)")

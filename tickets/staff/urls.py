@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from .views import account, changes, dashboard, editor, tickets
+from .views import account, attachments, changes, dashboard, editor, tickets
 
 app_name = "staff"
 
@@ -49,6 +49,22 @@ urlpatterns = [
         changes.change_scenario_result,
         name="change_scenario_result",
     ),
+    path(
+        "tickets/<str:ref>/attachments/",
+        attachments.ticket_attachment_add,
+        name="ticket_attachment_add",
+    ),
+    path(
+        "changes/<str:ref>/attachments/",
+        attachments.change_attachment_add,
+        name="change_attachment_add",
+    ),
+    path(
+        "attachments/<int:pk>/download/",
+        attachments.attachment_download,
+        name="attachment_download",
+    ),
+    path("attachments/<int:pk>/delete/", attachments.attachment_delete, name="attachment_delete"),
     path("workflows/", account.workflows, name="workflows"),
 ]
 

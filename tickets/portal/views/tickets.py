@@ -18,6 +18,7 @@ from ...models import (
 )
 from ...selectors import (
     access_ticket,
+    attachment_events_visible_to,
     comments_visible_to,
     ticket_log_visible_to,
     tickets_visible_to,
@@ -95,6 +96,10 @@ def _ticket_page(
         *(
             {"kind": "status", "at": e.at, "item": e, "label": labels.get(e.target, e.target)}
             for e in ticket_log_visible_to(user, ticket)
+        ),
+        *(
+            {"kind": "file", "at": e.at, "item": e}
+            for e in attachment_events_visible_to(user, ticket)
         ),
     ]
     timeline.sort(key=lambda row: row["at"])

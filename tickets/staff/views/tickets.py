@@ -24,6 +24,7 @@ from ...models import (
 )
 from ...selectors import (
     access_ticket,
+    attachment_events_visible_to,
     changes_visible_to,
     comments_visible_to,
     parse_ref,
@@ -150,6 +151,10 @@ def _ticket_page(
             target=_status_label(Ticket, log.target),
         )
         for log in ticket_log_visible_to(user, ticket)
+    ]
+    stream += [
+        Entry(at=event.at, kind="file", actor=event.actor, obj=event)
+        for event in attachment_events_visible_to(user, ticket)
     ]
     stream.sort(key=lambda e: (e.at, e.kind != "comment"))
 
