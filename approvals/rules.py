@@ -82,14 +82,11 @@ def roles_held(person: Person, *, author_id: Any) -> list[str]:
     return [r for r in ROUND_ROLES if holds(person, r, author_id=author_id)]
 
 
-def could_approve_q(*, author_id: Any, prefix: str = "") -> Q:
+def could_approve_q(*, author_id: Any) -> Q:
     """The users who hold at least one approval role on a change by `author_id`, as a
     filter over the user model: whom an approval request goes to. Mirrors `holds`."""
-    p = prefix
-    return Q(**{f"{p}kind": "provider", f"{p}is_active": True}) & (
-        Q(**{f"{p}is_qa": True})
-        | Q(**{f"{p}is_operations_manager": True})
-        | ~Q(**{f"{p}pk": author_id})
+    return Q(kind="provider", is_active=True) & (
+        Q(is_qa=True) | Q(is_operations_manager=True) | ~Q(pk=author_id)
     )
 
 
@@ -151,7 +148,7 @@ def refusal(person: Person, *, author_id: Any, given: Iterable[Given], role: str
     """The sentence for a person who may not approve now, naming the rule that refuses:
     the role asked for if known, else why no role is open to them."""
     given = list(given)
-    reason = role_refusal(person, role or QA, author_id=author_id) if role else None
+    reason = role_refusal(person, role, author_id=author_id) if role else None
     if reason is None and not getattr(person, "is_provider", False):
         reason = role_refusal(person, QA, author_id=author_id)
     reason = reason or second_approval_refusal(person, given=given)
@@ -159,6 +156,8 @@ def refusal(person: Person, *, author_id: Any, given: Iterable[Given], role: str
         return reason
     if role and (taken := role_taken(role, given=given)) is not None:
         return f"The {LABELS[role]} approval was already given by {taken.by_name or 'someone'}."
+    if not person.is_active:
+        return "Your account is inactive; an inactive account gives no approval."
     held = roles_held(person, author_id=author_id)
     if not held:
         return "You wrote this change; the Peer approval must come from someone else."

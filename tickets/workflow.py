@@ -53,7 +53,7 @@ class Role:
     `check(instance, user)` answers; `refusal(instance, user, params)` is the sentence
     shown when it answers no (a refusal written with three arguments also sees what was
     asked, so it can name the rule that refuses: "the QA approval" rather than "an
-    approval"). Roles combine with `|`.
+    approval").
     """
 
     def __init__(
@@ -83,13 +83,6 @@ class Role:
         if self._refusal_sees_params:
             return msg(instance, user, params or {})
         return msg(instance, user)
-
-    def __or__(self, other: Role) -> Role:
-        return Role(
-            f"{self.label} or {other.label}",
-            lambda i, u: self.check(i, u) or other.check(i, u),
-            lambda i, u: f"Only the {self.label} or the {other.label} may do this.",
-        )
 
 
 NOBODY = Role("system", lambda i, u: False, "This step happens automatically; nobody takes it.")

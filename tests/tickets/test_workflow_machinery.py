@@ -257,3 +257,14 @@ def test_run_takes_the_step_saves_and_says_from_where_to_where(cast) -> None:
         name="submit", source=C.DRAFT, target=C.AWAITING_APPROVAL, result=None
     )
     assert Change.objects.get(pk=change.pk).status == C.AWAITING_APPROVAL
+
+
+@pytest.mark.parametrize("model", [Ticket, Change], ids=lambda m: m.__name__)
+def test_every_transition_has_a_role_guards_and_its_meta(model) -> None:
+    """The runner's defaults for a transition without a `Role`, with a condition that is
+    not a `Guard`, or without `transition_meta` are never used: the tables are written
+    this way, and a new transition written otherwise fails here."""
+    for t in workflow.transitions_of(model):
+        assert isinstance(t.permission, workflow.Role), t.name
+        assert all(isinstance(c, workflow.Guard) for c in t.conditions), t.name
+        assert set(t.custom) == {"label", "who", "needs", "trigger", "describe"}, t.name
