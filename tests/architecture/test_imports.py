@@ -67,3 +67,15 @@ def test_the_layers_import_one_way() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_no_module_is_over_600_lines() -> None:
+    """A module that grows past this is split by what it holds (README, Architecture)."""
+    long = {
+        str(path.relative_to(ROOT)): n
+        for package in APP
+        for path in (ROOT / package).rglob("*.py")
+        if "migrations" not in path.parts
+        and (n := len(path.read_text(encoding="utf-8").splitlines())) > 600
+    }
+    assert long == {}

@@ -122,7 +122,7 @@ def test_refuses_with_debug_off_or_on_a_desk_with_data(db, settings) -> None:
 def test_keys_written_without_per_row_checks_are_checked_after(seeded) -> None:
     from django.db import connection
 
-    from tickets.management.commands.seed_volume import Seeder
+    from benchmarks.volume import Seeder
 
     with connection.cursor() as cursor:
         cursor.execute("SET session_replication_role = replica")
