@@ -56,25 +56,48 @@ def message_id(notification_id: int, delivery_id: int, domain: str | None = None
     """Stable per delivery: a copy sent again after an ambiguous failure carries the same
     Message-ID, which mail clients and archives use to drop duplicates."""
     if domain is None:
-        domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2]
+        domain = _domain()
     return f"<cp.{notification_id}.{delivery_id}@{domain or 'changeprocess.invalid'}>"
+
+
+def _domain() -> str:
+    return parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "changeprocess.invalid"
+
+
+def reply_address(ticket_id: int) -> str:
+    """SUPPORT_REPLY_ADDRESS with `+SUP-<n>` in its local part ("" when not set): where a
+    reply to a notification about ticket n goes, found again by `receive_email`."""
+    local, _, domain = parseaddr(settings.SUPPORT_REPLY_ADDRESS)[1].rpartition("@")
+    return f"{local}+SUP-{ticket_id}@{domain}" if local and domain else ""
+
+
+def thread_id(ticket_id: int) -> str:
+    """The root every notification about ticket n refers to, so that mail clients show
+    them (and the replies) as one conversation."""
+    return f"<sup-{ticket_id}@{_domain()}>"
 
 
 def build_message(
     notification: Notification, *, to: str, msgid: str, connection: Any = None
 ) -> EmailMultiAlternatives:
+    headers = {
+        "Message-ID": msgid,
+        # RFC 3834: automatic; out-of-office replies should not answer it.
+        "Auto-Submitted": "auto-generated",
+        "X-Auto-Response-Suppress": "All",
+    }
+    if notification.ticket_id:
+        headers["References"] = thread_id(notification.ticket_id)
+        headers["In-Reply-To"] = thread_id(notification.ticket_id)
+        if reply_to := reply_address(notification.ticket_id):
+            headers["Reply-To"] = reply_to
     msg = EmailMultiAlternatives(
         subject=notification.subject,
         body=notification.body_text,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[to],
         connection=connection,
-        headers={
-            "Message-ID": msgid,
-            # RFC 3834: automatic; out-of-office replies should not answer it.
-            "Auto-Submitted": "auto-generated",
-            "X-Auto-Response-Suppress": "All",
-        },
+        headers=headers,
     )
     if notification.body_html:
         msg.attach_alternative(notification.body_html, "text/html")

@@ -161,6 +161,11 @@ MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(BASE_DIR / "media")))
 ATTACHMENTS_MAX_BYTES = env.int("ATTACHMENTS_MAX_BYTES", default=20 * 1024 * 1024)
 ATTACHMENTS_MAX_PER_SUBJECT = env.int("ATTACHMENTS_MAX_PER_SUBJECT", default=100)
 
+# E-mail in (tickets/services/inbound.py, `manage.py receive_email`): notifications about a
+# ticket carry Reply-To: <local>+SUP-<n>@<domain> of this address, so that a reply finds its
+# ticket whatever the mail client keeps of the headers. Empty: no Reply-To.
+SUPPORT_REPLY_ADDRESS = env("SUPPORT_REPLY_ADDRESS", default="")
+
 # Communications (notifications/): see notifications/sending.py for what each one guards.
 NOTIFICATIONS_REMINDER_LEAD = timedelta(
     minutes=env.int("NOTIFICATIONS_REMINDER_LEAD_MINUTES", default=24 * 60)

@@ -1,8 +1,8 @@
 """The domain of WORKFLOW.md, by entity: organisations and people (`people`), support
 tickets (`support`), change tickets (`changes`) and their parts (`parts`), the history
-(`history`), files (`attachments`); with the enumerations (`choices`), who may do what
-(`roles`) and the change workflow's guards (`guards`). Everything is importable from
-`tickets.models` as before.
+(`history`), files (`attachments`), e-mail received (`inbound`); with the enumerations
+(`choices`), who may do what (`roles`) and the change workflow's guards (`guards`).
+Everything is importable from `tickets.models` as before.
 """
 
 from .attachments import Attachment, AttachmentEvent
@@ -22,6 +22,7 @@ from .choices import (
 )
 from .gate import GateAnswer, deployment_gate, gate_reasons
 from .history import AppendOnly, AppendOnlyQuerySet, SectionEdit, TransitionLog
+from .inbound import InboundEmail
 from .parts import (
     ChangeComponent,
     ChecklistItem,
@@ -92,6 +93,7 @@ __all__ = [
     "Contact",
     "Environment",
     "GateAnswer",
+    "InboundEmail",
     "Organization",
     "Performer",
     "Priority",
