@@ -165,6 +165,19 @@ ATTACHMENTS_MAX_PER_SUBJECT = env.int("ATTACHMENTS_MAX_PER_SUBJECT", default=100
 # ticket carry Reply-To: <local>+SUP-<n>@<domain> of this address, so that a reply finds its
 # ticket whatever the mail client keeps of the headers. Empty: no Reply-To.
 SUPPORT_REPLY_ADDRESS = env("SUPPORT_REPLY_ADDRESS", default="")
+# Optional polling of an IMAP mailbox by Celery beat (off unless INBOUND_IMAP_HOST is set):
+# imaps://, each unseen message handed to the same code as `receive_email`.
+INBOUND_IMAP_HOST = env("INBOUND_IMAP_HOST", default="")
+INBOUND_IMAP_PORT = env.int("INBOUND_IMAP_PORT", default=993)
+INBOUND_IMAP_USER = env("INBOUND_IMAP_USER", default="")
+INBOUND_IMAP_PASSWORD = env("INBOUND_IMAP_PASSWORD", default="")
+INBOUND_IMAP_FOLDER = env("INBOUND_IMAP_FOLDER", default="INBOX")
+INBOUND_IMAP_INTERVAL = env.float("INBOUND_IMAP_INTERVAL", default=60.0)
+if INBOUND_IMAP_HOST:
+    CELERY_BEAT_SCHEDULE["tickets-mailbox"] = {
+        "task": "tickets.tasks.poll_mailbox",
+        "schedule": INBOUND_IMAP_INTERVAL,
+    }
 
 # Communications (notifications/): see notifications/sending.py for what each one guards.
 NOTIFICATIONS_REMINDER_LEAD = timedelta(
