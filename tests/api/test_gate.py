@@ -193,6 +193,8 @@ def test_an_oversized_environment_is_a_400(cast, api) -> None:
     change = ready(cast)
     answer = api("agent").get(f"{V1}/changes/{change.key}/gate/", {"environment": "x" * 31})
     assert answer.status_code == 400 and "environment" in answer.json()["fields"]
+    answer = api("agent").get(f"{V1}/changes/{change.key}/gate/", {"environment": ""})
+    assert answer.status_code == 400 and "environment" in answer.json()["fields"]
 
 
 def test_the_query_count_does_not_grow_with_the_change(cast, api) -> None:

@@ -63,7 +63,9 @@ class ChangeGateView(APIView):
         tags=["changes"],
     )
     def get(self, request: Request, id: str) -> Response:
-        query = GateQuerySerializer(data=request.query_params)
+        # A plain dict: DRF reads an empty value of a form-like QueryDict as "not given",
+        # and `?environment=` is an error, not the default.
+        query = GateQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
         user: User = request.user  # type: ignore[assignment]
         change = self._change(user, id)
