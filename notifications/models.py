@@ -204,3 +204,26 @@ class Delivery(models.Model):
     @property
     def is_read(self) -> bool:
         return self.read_at is not None
+
+
+# The webhook rows are this app's models too (one migration history).
+from .webhooks.models import (  # noqa: E402
+    WebhookDelivery,
+    WebhookDeliveryState,
+    WebhookEndpoint,
+    WebhookEvent,
+    WebhookEventType,
+)
+
+__all__ = [
+    "OUTAGE_KINDS",
+    "Delivery",
+    "DeliveryState",
+    "Notification",
+    "NotificationKind",
+    "WebhookDelivery",
+    "WebhookDeliveryState",
+    "WebhookEndpoint",
+    "WebhookEvent",
+    "WebhookEventType",
+]

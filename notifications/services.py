@@ -23,11 +23,13 @@ in the app (`selectors.notices_for`).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.core.mail import send_mail
 from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -48,11 +50,13 @@ from tickets.models import (
 from . import content, sending
 from .models import Delivery, DeliveryState, Notification, NotificationKind
 from .selectors import changes_due_for_reminder, notices_for
+from .webhooks import recording as webhooks
 
 if TYPE_CHECKING:
     from tickets.workflow import Step
 
 Kind = NotificationKind
+logger = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------- hooks
 
@@ -65,11 +69,13 @@ def transition_taken(*, subject: Ticket | Change, step: Step, by: User | None) -
         _change_action_notices(subject, step, by)
     elif isinstance(subject, Ticket):
         _ticket_action_notices(subject, step, by)
+    webhooks.transition_taken(subject=subject, step=step, by=by)
 
 
 def window_proposed(*, change: Change, by: User) -> None:
     """Called when a window is proposed. End users hear nothing yet (a correction goes
     when the new window is agreed); the side that agrees is asked to."""
+    webhooks.window_proposed(change=change, by=by)
     # The other side agrees a window (WORKFLOW.md, agree_window).
     agreeing: Iterable[User]
     if by.is_provider:
@@ -87,6 +93,39 @@ def window_proposed(*, change: Change, by: User) -> None:
         details=f"{_name(by)} proposed: {window}.",
         what_to_do="Agree the window on the change, or propose another one.",
     )
+
+
+def webhook_disabled(*, endpoint: Any) -> None:
+    """Called when a webhook endpoint is disabled after repeated failures: its owner is
+    e-mailed why and what to do, after commit. (Not a Notification row: those belong to
+    a ticket or a change, and an endpoint is neither; the reason also stays on the
+    endpoint, shown by the API.)"""
+    owner = endpoint.owner
+    email = (owner.email or "").strip()
+    if not owner.is_active or not email:
+        return
+    rendered = content.action(
+        key=f"Webhook {endpoint.pk}",
+        title=endpoint.url,
+        headline="was disabled",
+        details=endpoint.disabled_reason,
+        what_to_do="Fix the receiver, then switch the webhook on again (PATCH "
+        '{"active": true}); its delivery log says what it answered.',
+    )
+
+    def send() -> None:
+        try:
+            send_mail(
+                rendered.subject,
+                rendered.text,
+                None,
+                [email],
+                html_message=rendered.html,
+            )
+        except Exception:
+            logger.warning("Could not tell %s that webhook %s was disabled", email, endpoint.pk)
+
+    transaction.on_commit(send, robust=True)
 
 
 # --------------------------------------------------------------------------- outage
@@ -196,6 +235,7 @@ def _record_outage(
     )
     count = _deliver_to_contacts(notification, change.organization_id)
     sending.dispatch_on_commit(notification.pk, count)
+    webhooks.communication_queued(notification=notification, change=change)
     return notification
 
 

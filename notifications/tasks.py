@@ -10,6 +10,8 @@ from __future__ import annotations
 from celery import shared_task
 
 from . import sending, services
+from .webhooks import delivery as webhooks
+from .webhooks import recording as webhook_recording
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
@@ -32,3 +34,22 @@ def send_due_reminders() -> int:
 def sweep() -> int:
     result = sending.sweep()
     return result.released + len(result.dispatched)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def send_webhooks() -> None:
+    """Send the webhook deliveries that are due, a batch at a time; then come back when
+    the next retry is due (notifications/webhooks/delivery.py)."""
+    result = webhooks.send_due()
+    if result.sent + result.retrying + result.failed >= webhooks.batch_size():
+        webhook_recording.dispatch()
+    elif result.next_due is not None and not send_webhooks.app.conf.task_always_eager:
+        webhook_recording.dispatch(countdown=webhooks.seconds_until(result.next_due))
+
+
+@shared_task(ignore_result=True)
+def sweep_webhooks() -> int:
+    due = webhooks.sweep()
+    if due:
+        webhook_recording.dispatch()
+    return due
