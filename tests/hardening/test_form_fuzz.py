@@ -28,6 +28,7 @@ from typing import Any
 from urllib.parse import urlencode, urlparse
 
 import pytest
+from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
@@ -44,7 +45,7 @@ from tests.factories import (
     TicketFactory,
     propose_window,
 )
-from tickets import workflow
+from tickets import services, workflow
 from tickets.models import Change, Ticket
 
 MAX_EXAMPLES = int(os.environ.get("FORM_FUZZ_EXAMPLES", "3"))
@@ -99,6 +100,14 @@ def _world(cast: Any) -> World:
         notices[user.pk] = Delivery.objects.create(
             notification=notification, user=user, recipient=user.email
         ).pk
+    files = [
+        services.attachment_add(
+            by=cast.alice, ticket=tickets[0].pk, file=ContentFile(b"a log", name="a.log")
+        ).pk,
+        services.attachment_add(
+            by=cast.agent, change=changes[0].pk, file=ContentFile(b"a plan", name="plan.txt")
+        ).pk,
+    ]
     world = World(cast=cast, changes=changes, tickets=tickets)
     change_transitions = sorted({t.name for t in workflow.transitions_of(Change)})
     ticket_transitions = sorted({t.name for t in workflow.transitions_of(Ticket)})
@@ -111,6 +120,7 @@ def _world(cast: Any) -> World:
         "staff:ticket": {"ref": [t.key for t in tickets], "name": ticket_transitions},
         "staff:change": {"ref": [c.key for c in changes], "name": change_transitions},
         "staff:notice": {"notice": [notices[cast.agent.pk]]},
+        "staff:attachment": {"pk": files},
         "staff:": common,
         "portal:ticket": {"ref": [t.key for t in tickets], "name": ticket_transitions},
         "portal:change": {
@@ -120,6 +130,7 @@ def _world(cast: Any) -> World:
         },
         "portal:contact": {"pk": [contact.pk]},
         "portal:notification": {"pk": [notices[cast.alice.pk]]},
+        "portal:attachment": {"pk": files},
         "portal:": common,
     }
     return world
