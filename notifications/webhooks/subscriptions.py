@@ -10,11 +10,12 @@ from typing import Any
 from django.db import transaction
 from django.db.models import QuerySet
 
-from tickets.errors import InvalidInput, NotVisible, PermissionRefused
+from tickets.errors import InvalidInput, NotVisible, PermissionRefused, WrongState
 from tickets.models import Organization, User
 
+from . import recording
 from .addresses import check_url
-from .models import WebhookEndpoint, WebhookEventType
+from .models import WebhookDelivery, WebhookEndpoint, WebhookEventType
 from .signing import new_secret
 
 URL_MAX = 500
@@ -127,3 +128,31 @@ def webhook_delete(*, endpoint: WebhookEndpoint | int, by: User) -> None:
             by, endpoint.pk if isinstance(endpoint, WebhookEndpoint) else endpoint, lock=True
         )
         obj.delete()
+
+
+def deliveries_of(endpoint: WebhookEndpoint) -> QuerySet[WebhookDelivery]:
+    """The delivery log of an endpoint the caller fetched through `access_endpoint`."""
+    return endpoint.deliveries.select_related("event").order_by("-id")
+
+
+def webhook_redeliver(
+    *, endpoint: WebhookEndpoint | int, delivery: int, by: User
+) -> WebhookDelivery:
+    """Send a delivery's event again: a new delivery of the same event (the same
+    webhook-id, so a receiver that has it already can tell), due now."""
+    with transaction.atomic():
+        obj = access_endpoint(
+            by, endpoint.pk if isinstance(endpoint, WebhookEndpoint) else endpoint, lock=True
+        )
+        original = obj.deliveries.filter(pk=delivery).select_related("event").first()
+        if original is None:
+            raise NotVisible(f"No delivery {delivery} of webhook {obj.pk}.")
+        if not obj.active:
+            raise WrongState(
+                'The webhook is switched off; switch it on (PATCH {"active": true}) to redeliver.'
+            )
+        again = WebhookDelivery.objects.create(
+            endpoint=obj, event=original.event, object_key=original.object_key
+        )
+        transaction.on_commit(recording.dispatch, robust=True)
+    return again

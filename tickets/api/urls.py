@@ -10,7 +10,7 @@ from drf_spectacular.views import (
 )
 from rest_framework.routers import SimpleRouter
 
-from . import attachments, auth, gate, views
+from . import attachments, auth, gate, views, webhooks
 
 router = SimpleRouter()
 router.register("organizations", views.OrganizationViewSet, basename="api-organization")
@@ -41,6 +41,18 @@ v1 = [
         name="api-attachment-download",
     ),
     path("changes/<str:id>/gate/", gate.ChangeGateView.as_view(), name="api-change-gate"),
+    path("webhooks/", webhooks.WebhookListView.as_view(), name="api-webhooks"),
+    path("webhooks/<str:id>/", webhooks.WebhookDetailView.as_view(), name="api-webhook"),
+    path(
+        "webhooks/<str:id>/deliveries/",
+        webhooks.WebhookDeliveriesView.as_view(),
+        name="api-webhook-deliveries",
+    ),
+    path(
+        "webhooks/<str:id>/deliveries/<str:did>/redeliver/",
+        webhooks.WebhookRedeliverView.as_view(),
+        name="api-webhook-redeliver",
+    ),
     *router.urls,
 ]
 
