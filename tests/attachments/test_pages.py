@@ -116,3 +116,9 @@ def test_staff_ticket_and_change_pages(cast):
     assert pdf.content_type == "application/pdf"
     assert f"/staff/attachments/{pdf.pk}/download/" in html
     assert client.get(f"/staff/attachments/{pdf.pk}/download/").status_code == 200
+    # The history: in the ticket's conversation and the change's timeline.
+    assert (
+        "added the file log.txt (internal)"
+        in client.get(f"/staff/tickets/{ticket.key}/").content.decode()
+    )
+    assert "added the file plan.pdf" in html

@@ -32,9 +32,13 @@ def attachments_panel(context: Any, subject: Any, front: str) -> dict[str, Any]:
         "subject": subject,
         "kind": kind,
         "files": files,
-        # A ticket's conversation shows its file history in place; a change's timeline
-        # is its sections' and workflow's, so the panel lists the files' history itself.
-        "events": list(attachment_events_visible_to(user, subject)) if kind == "change" else [],
+        # The staff pages show the files' history in the conversation or timeline; the
+        # portal's change page in the panel.
+        "events": (
+            list(attachment_events_visible_to(user, subject))
+            if kind == "change" and front == "portal"
+            else []
+        ),
         "upload_url": f"{front}:{kind}_attachment_add",
         "internal_allowed": user.is_provider,
         "max_mb": settings.ATTACHMENTS_MAX_BYTES // (1024 * 1024),

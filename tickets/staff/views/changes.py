@@ -35,6 +35,7 @@ from ...models import (
 from ...selectors import (
     access_change,
     access_ticket,
+    attachment_events_visible_to,
     change_log_visible_to,
     changes_visible_to,
     parse_ref,
@@ -198,8 +199,9 @@ EDIT_BURST = timedelta(minutes=2)
 
 
 def _timeline(user: User, change: Change) -> list[Entry]:
-    """Transitions and section edits, newest first; the edits one person saved together
-    (in one editor save, or within a couple of minutes) read as one entry."""
+    """Transitions, section edits and files added or removed, newest first; the edits one
+    person saved together (in one editor save, or within a couple of minutes) read as one
+    entry."""
     meta = workflow.transition_customs(Change)
     entries = [
         Entry(
@@ -212,6 +214,10 @@ def _timeline(user: User, change: Change) -> list[Entry]:
             target=_status_label(Change, log.target),
         )
         for log in change_log_visible_to(user, change)
+    ]
+    entries += [
+        Entry(at=event.at, kind="file", actor=event.actor, obj=event)
+        for event in attachment_events_visible_to(user, change)
     ]
     stream: list[Entry] = []
     edits = SectionEdit.objects.filter(change=change).select_related("actor")
