@@ -184,3 +184,11 @@ def test_provider_staff_reply_by_mail(cast, monkeypatch):
 
 def test_html_to_text_leaves_quotes_out():
     assert html_to_text("<p>Yes</p><blockquote><p>old</p></blockquote>") == "Yes"
+
+
+def test_a_message_without_message_id_is_still_posted_once(cast, monkeypatch):
+    ticket = _waiting_for_customer(cast)
+    raw = mail.plain(cast.alice.email, f"[{ticket.key}]", "No id.\n")
+    raw = b"\r\n".join(line for line in raw.split(b"\r\n") if not line.startswith(b"Message-ID"))
+    assert run(raw, monkeypatch)[1].startswith("accepted")
+    assert run(raw, monkeypatch)[1] == "refused: seen before\n"

@@ -21,6 +21,7 @@ Database errors are not caught: the command answers "try again" for them.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from dataclasses import dataclass
@@ -72,7 +73,11 @@ def receive_email(*, raw: bytes) -> Received:
     """Take one message as the mail server delivers it. Holds its own transaction: the
     comment, its files and the record of the message commit together."""
     msg: EmailMessage = BytesParser(policy=policy.default).parsebytes(raw)  # type: ignore[assignment]
-    message_id = _header(msg, "Message-ID").strip() or f"<no-id-{hash(raw)}@inbound.invalid>"
+    # Without a Message-ID, the bytes name the message (the same on every retry).
+    message_id = (
+        _header(msg, "Message-ID").strip()
+        or f"<sha256-{hashlib.sha256(raw).hexdigest()}@inbound.invalid>"
+    )
     sender = parseaddr(_header(msg, "From"))[1].lower()
     subject = " ".join(_header(msg, "Subject").split())
     with transaction.atomic():
