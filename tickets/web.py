@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
-from django.core.paginator import Page, Paginator
+from django.core.paginator import Page
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
@@ -28,6 +28,7 @@ from . import services, workflow
 from .errors import DomainError, NotVisible
 from .limits import YEAR_RANGE_MESSAGE, datetime_in_range
 from .models import Change, Ticket, User
+from .pagination import CappedPaginator
 from .selectors import access_attachment
 
 PAGE_SIZE = 25
@@ -84,7 +85,9 @@ def render_page(
 
 
 def paginate(request: HttpRequest, qs: QuerySet) -> Page:
-    return Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    """A page of `qs` counted up to `pagination.COUNT_CAP` (a longer list says "more than"
+    and pages on for as long as there is a next page)."""
+    return CappedPaginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
 
 
 def succeed(request: HttpRequest, message: str, to: str) -> HttpResponse:

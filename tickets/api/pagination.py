@@ -9,75 +9,18 @@ of an index."""
 
 from __future__ import annotations
 
-from functools import cached_property
 from typing import Any
 
-from django.core.paginator import EmptyPage, Page, Paginator
-from django.db.models import QuerySet
 from rest_framework import pagination
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 
+from ..pagination import COUNT_CAP, CappedPaginator
 from .fields import parse_id
 
+__all__ = ["COUNT_CAP", "MAX_PAGE_SIZE", "CappedPaginator", "Pagination"]
+
 MAX_PAGE_SIZE = 200
-COUNT_CAP = 10_000
-
-
-class CappedPaginator(Paginator):
-    """A Django paginator that counts at most `cap` + 1 rows. Below the cap it is Django's
-    own; above it, `count` is `cap` + 1 (`capped` is true), any page number is valid, and a
-    page knows whether another follows by reading one row more than it shows."""
-
-    cap = COUNT_CAP
-
-    @cached_property
-    def count(self) -> int:
-        rows = self.object_list
-        if isinstance(rows, QuerySet):
-            # SELECT count(*) FROM (SELECT id ... LIMIT cap + 1): the order is dropped,
-            # annotations (a search's rank) are not computed.
-            return rows.order_by().values("pk")[: self.cap + 1].count()
-        return len(rows)
-
-    @property
-    def capped(self) -> bool:
-        return self.count > self.cap
-
-    def validate_number(self, number: Any) -> int:
-        if not self.capped:
-            return super().validate_number(number)
-        try:
-            n = int(number)
-        except (TypeError, ValueError):
-            return super().validate_number(number)  # raises PageNotAnInteger
-        if n < 1:
-            raise EmptyPage("That page number is less than 1")
-        return n
-
-    def page(self, number: Any) -> Page:
-        number = self.validate_number(number)
-        if not self.capped:
-            return super().page(number)
-        bottom = (number - 1) * self.per_page
-        rows = list(self.object_list[bottom : bottom + self.per_page + 1])
-        if not rows:
-            raise EmptyPage("That page contains no results")
-        return _OpenPage(rows[: self.per_page], number, self, more=len(rows) > self.per_page)
-
-
-class _OpenPage(Page):
-    """A page of a capped list: it knows whether another follows, not how many."""
-
-    def __init__(self, rows: list[Any], number: int, paginator: Paginator, *, more: bool):
-        super().__init__(rows, number, paginator)
-        self.more = more
-
-    def has_next(self) -> bool:
-        return self.more
-
-    def end_index(self) -> int:
-        return (self.number - 1) * self.paginator.per_page + len(self.object_list)
 
 
 def _positive(request: Request, name: str, maximum: int | None = None) -> int | None:
