@@ -90,6 +90,18 @@ def could_approve_q(*, author_id: Any) -> Q:
     )
 
 
+def holds_q(person: Person, role: str, *, author_field: str = "author_id") -> Q:
+    """`holds` as a filter over changes: those on which `person` holds `role` (whatever
+    was given already). `approvals.selectors.approvable_by_q` adds the round. Mirrors
+    `holds`."""
+    never = Q(pk__in=[])
+    if not getattr(person, "is_provider", False) or not person.is_active:
+        return never
+    if role == PEER:
+        return ~Q(**{author_field: person.pk})
+    return Q() if role in ROUND_ROLES and holds(person, role, author_id=None) else never
+
+
 def roles_open(person: Person, *, author_id: Any, given: Iterable[Given]) -> list[str]:
     """The roles `person` may still give this round: none once they gave one (one person
     never gives two of a change's approvals), and none already given by someone else."""

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from django.db.models import Exists, OuterRef, Q
+
 from . import rules
 from .models import Approval, ApprovalRole, Decision
 
@@ -25,6 +27,24 @@ def approval_roles_open_to(
     `current_approvals`, when a list of many changes has read them in bulk."""
     rows = current_approvals(change=change) if given is None else given
     return rules.roles_open(user, author_id=change.author_id, given=rules.given_from(rows))
+
+
+def approvable_by_q(user: Any) -> Q:
+    """`rules.roles_open` as a filter over changes: those on which `user` may still give
+    an approval this round (a role they hold and nobody gave yet, and none given by them).
+    Lists of changes to approve filter and count with it in SQL, then ask
+    `approval_roles_open_to` for the few rows they show."""
+    current = Approval.objects.filter(
+        change=OuterRef("pk"), round=OuterRef("approval_round"), decision=Decision.APPROVED
+    )
+    held = [
+        rules.holds_q(user, role) & Q(~Exists(current.filter(role=role)))
+        for role in rules.ROUND_ROLES
+    ]
+    open_role = held[0]
+    for q in held[1:]:
+        open_role |= q
+    return open_role & Q(~Exists(current.filter(by_id=user.pk)))
 
 
 def approval_refusal(*, change: Change, user: Any, role: str | None = None) -> str:

@@ -23,7 +23,7 @@ QUEUE = 6
 CHANGE_LIST = 7
 BOARD = 7
 CHANGE_PAGE = 15  # with its files and their history (tickets/templatetags/attachments.py)
-DASHBOARD = 13
+DASHBOARD = 11  # its five panels' counts in one query (tickets/pagination.py)
 TICKET_PAGE = 8  # with its files, and their history in the conversation
 
 
@@ -158,3 +158,58 @@ def test_ticket_page(cast, django_assert_max_num_queries) -> None:
         grow,
         lambda: _count(client, reverse("staff:ticket_detail", args=[ticket.key])),
     )
+
+
+def test_dashboard_panels_are_bounded(cast, monkeypatch) -> None:
+    """At most DASHBOARD_ROWS rows a panel, a count that stops at the cap, and only the
+    changes on which this user still has an approval to give."""
+    from tests.factories import UserFactory
+    from tickets import pagination
+    from tickets.staff.views.common import DASHBOARD_ROWS
+
+    monkeypatch.setattr(pagination, "COUNT_CAP", DASHBOARD_ROWS + 2)
+    for _ in range(DASHBOARD_ROWS + 5):
+        TicketFactory(organization=cast.acme, reporter=cast.alice, assignee=cast.ops)
+        change = ChangeFactory(organization=cast.acme, author=cast.agent)
+        change_transition(change=change.pk, by=cast.agent, name="submit")
+    approved = ChangeFactory(organization=cast.acme, author=cast.agent)
+    change_transition(change=approved.pk, by=cast.agent, name="submit")
+    change_transition(change=approved.pk, by=cast.ops, name="approve", role="operations")
+    taken = ChangeFactory(organization=cast.acme, author=cast.agent)
+    change_transition(change=taken.pk, by=cast.agent, name="submit")
+    other_ops = UserFactory(username="ops2", is_operations_manager=True)
+    change_transition(change=taken.pk, by=other_ops, name="approve", role="operations")
+    change_transition(change=taken.pk, by=cast.agent2, name="approve", role="peer")
+
+    response = client_for(cast.ops).get(reverse("staff:dashboard"))
+    ctx = response.context
+    assert len(ctx["mine"]) == DASHBOARD_ROWS
+    assert ctx["mine_count"] == DASHBOARD_ROWS + 3  # the cap + 1: "more than"
+    assert len(ctx["to_approve"]) == DASHBOARD_ROWS
+    assert ctx["to_approve_count"] == DASHBOARD_ROWS + 3
+    shown = {row["change"].pk for row in ctx["to_approve"]}
+    assert approved.pk not in shown and taken.pk not in shown
+    assert all(row["roles"] == ["Peer", "Operations"] for row in ctx["to_approve"])
+
+    monkeypatch.setattr(pagination, "COUNT_CAP", 10_000)
+    ctx = client_for(cast.ops).get(reverse("staff:dashboard")).context
+    assert ctx["to_approve_count"] == DASHBOARD_ROWS + 5  # neither `approved` nor `taken`
+    assert ctx["mine_count"] == DASHBOARD_ROWS + 5
+
+
+def test_board_columns_are_bounded(cast) -> None:
+    from tickets.staff.views.common import BOARD_CARDS
+
+    for _ in range(BOARD_CARDS + 3):
+        ChangeFactory(organization=cast.acme, author=cast.agent)
+    ChangeFactory(organization=cast.acme, author=cast.agent, status=ChangeStatus.CANCELLED)
+    columns = {
+        c["status"]: c
+        for c in client_for(cast.peer).get(reverse("staff:change_board")).context["columns"]
+    }
+    draft = columns[ChangeStatus.DRAFT]
+    assert len(draft["cards"]) == BOARD_CARDS and draft["count"] == BOARD_CARDS + 3
+    updated = [c.updated for c in draft["cards"]]
+    assert updated == sorted(updated, reverse=True)
+    assert columns[ChangeStatus.CANCELLED]["count"] == 1
+    assert columns[ChangeStatus.DONE] == {**columns[ChangeStatus.DONE], "cards": [], "count": 0}

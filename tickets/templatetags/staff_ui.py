@@ -10,6 +10,8 @@ from django.http import QueryDict
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
+from .. import pagination
+
 register = template.Library()
 
 WAITING = {
@@ -85,6 +87,13 @@ def aria_sort(request: Any, field: str) -> str:
     if current == f"-{field}":
         return "descending"
     return "none"
+
+
+@register.filter
+def count_label(n: int) -> str:
+    """A count from `pagination.capped_count`: "10,000+" once it passed the cap."""
+    cap = pagination.COUNT_CAP
+    return f"{cap:,}+" if n > cap else str(n)
 
 
 @register.filter

@@ -6,9 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.contrib import messages
-from django.db.models import Count, F, Prefetch, QuerySet
-from django.db.models.expressions import Window
-from django.db.models.functions import RowNumber
+from django.db.models import F, Prefetch, QuerySet
 from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -32,6 +30,7 @@ from ...models import (
     Ticket,
     User,
 )
+from ...pagination import capped_counts
 from ...selectors import (
     access_change,
     access_ticket,
@@ -103,24 +102,25 @@ def change_board(request: StaffRequest) -> HttpResponse:
         request.GET or None, queryset=changes_visible_to(user), user=user, board=True
     )
     base = filters.qs if filters.is_bound else changes_visible_to(user)
-    # One query for the cards (at most BOARD_CARDS per column, the most recent first)
-    # and one for the column counts, however many changes there are.
-    ranked = (
-        base.annotate(
-            rank=Window(RowNumber(), partition_by=[F("status")], order_by=F("updated").desc())
-        )
-        .filter(rank__lte=BOARD_CARDS)
+    # Per column, the BOARD_CARDS most recent cards: one `ORDER BY updated DESC LIMIT`
+    # on the (status, -updated) index per status, joined by UNION ALL in the cards'
+    # query; then the columns' counts (each capped, one query).
+    statuses = [value for value, _ in ChangeStatus.choices]
+    parts = {s: base.filter(status=s) for s in statuses}
+    newest = [qs.order_by("-updated", "-pk").values("pk")[:BOARD_CARDS] for qs in parts.values()]
+    cards = (
+        Change.objects.filter(pk__in=newest[0].union(*newest[1:], all=True))
         .select_related("organization", "environment", "author")
         .prefetch_related(live_approvals())
-        .order_by("-updated")
+        .order_by("-updated", "-pk")
     )
-    counts = dict(base.order_by().values_list("status").annotate(n=Count("pk")))
-    columns = [
+    counts = capped_counts(parts)
+    columns: list[dict[str, Any]] = [
         {"status": value, "label": label, "cards": [], "count": counts.get(value, 0)}
         for value, label in ChangeStatus.choices
     ]
     by_status = {c["status"]: c for c in columns}
-    for change in ranked:
+    for change in cards:
         by_status[change.status]["cards"].append(change)
     context = {"nav": "board", "filters": filters, "columns": columns, "limit": BOARD_CARDS}
     if request.htmx and request.htmx.target == "board":

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from approvals.models import Approval, ApprovalRole
-from approvals.selectors import approval_roles_open_to
+from approvals.selectors import approvable_by_q, approval_roles_open_to
 
 from ... import web
 from ...models import (
@@ -21,11 +21,14 @@ from ...models import (
     Ticket,
     User,
 )
+from ...pagination import capped_counts
 from ...selectors import (
     changes_visible_to,
     tickets_visible_to,
 )
 from .common import DASHBOARD_ROWS, StaffRequest, live_approvals, staff_view
+
+WEEK_WINDOWS = 25  # the week's windows shown; the board and the list show the rest
 
 
 def _week(now: datetime) -> tuple[datetime, datetime]:
@@ -43,35 +46,35 @@ def _given(change: Change) -> list[Approval]:
 @staff_view
 def dashboard(request: StaffRequest) -> HttpResponse:
     user = request.user
-    waiting = (
+    # Every panel is bounded: at most DASHBOARD_ROWS rows, and a count that stops at
+    # pagination.COUNT_CAP (all the panels' counts in one query), whatever the desk
+    # holds; "see all" goes to the list.
+    waiting = Ticket.with_customer_release(
         tickets_visible_to(user)
         .filter(Ticket.waiting_on_provider_q())
-        .select_related("organization", "assignee", "change")
+        .select_related("organization", "assignee")
         .order_by("-updated")
     )
     mine = waiting.filter(assignee=user)
     unassigned = waiting.filter(assignee__isnull=True)
 
-    # Changes awaiting an approval this user may give: every such change is read once,
-    # with its live approvals, and the domain answers per change without a query.
-    to_approve = []
-    for change in (
+    # Changes awaiting an approval this user may still give, chosen in SQL by the rules
+    # (`approvable_by_q`); the domain then names the open roles of the few shown.
+    approvable = (
         changes_visible_to(user)
         .filter(status=ChangeStatus.AWAITING_APPROVAL)
+        .filter(approvable_by_q(user))
         .select_related("organization", "environment", "author")
         .prefetch_related(live_approvals())
         .order_by("updated")
-    ):
+    )
+    to_approve = []
+    for change in approvable[:DASHBOARD_ROWS]:
         given = _given(change)
         roles = approval_roles_open_to(change=change, user=user, given=given)
-        if roles:
-            to_approve.append(
-                {
-                    "change": change,
-                    "roles": [ApprovalRole(r).label for r in roles],
-                    "given": given,
-                }
-            )
+        to_approve.append(
+            {"change": change, "roles": [ApprovalRole(r).label for r in roles], "given": given}
+        )
 
     in_flight = (
         changes_visible_to(user)
@@ -88,16 +91,23 @@ def dashboard(request: StaffRequest) -> HttpResponse:
         .select_related("organization", "environment", "window_agreed_by", "window_proposed_by")
         .order_by("window_start")
     )
+    counts = capped_counts(
+        {
+            "mine_count": mine,
+            "unassigned_count": unassigned,
+            "to_approve_count": approvable,
+            "in_flight_count": in_flight,
+            "windows_count": windows,
+        }
+    )
     context = {
         "nav": "dashboard",
         "mine": list(mine[:DASHBOARD_ROWS]),
-        "mine_count": mine.count(),
         "unassigned": list(unassigned[:DASHBOARD_ROWS]),
-        "unassigned_count": unassigned.count(),
         "to_approve": to_approve,
         "in_flight": list(in_flight[:DASHBOARD_ROWS]),
-        "in_flight_count": in_flight.count(),
-        "windows": list(windows),
+        "windows": list(windows[:WEEK_WINDOWS]),
+        **counts,
         "week_start": start,
         "week_end": end - timedelta(days=1),
         **_notices(user),
