@@ -8,6 +8,7 @@ raise `NotVisible` (404) for anything outside that, optionally locking the row.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib.postgres.search import SearchQuery, SearchRank
@@ -129,10 +130,19 @@ def access_ticket(user: Any, ref: Any, *, lock: bool = False) -> Ticket:
     return _access(tickets_visible_to(user), ref, "SUP", "ticket", lock)
 
 
-def access_change(user: Any, ref: Any, *, lock: bool = False) -> Change:
+def access_change(
+    user: Any,
+    ref: Any,
+    *,
+    lock: bool = False,
+    reading: Callable[[QuerySet[Change]], QuerySet[Change]] | None = None,
+) -> Change:
     """The change `ref` (instance, id or CHG-key) if `user` may see it. With `lock`, the
-    row is locked until the end of the caller's transaction."""
-    return _access(changes_visible_to(user), ref, "CHG", "change", lock)
+    row is locked until the end of the caller's transaction. `reading` adds what a page
+    reads with the change (select_related, prefetch_related) to the one query that
+    finds it among the visible ones."""
+    qs = changes_visible_to(user)
+    return _access(reading(qs) if reading else qs, ref, "CHG", "change", lock)
 
 
 # --------------------------------------------------------------------------- portal

@@ -24,7 +24,7 @@ BUDGET = {
     "tickets": 10,
     "changes": 10,
     "ticket": 12,  # files and their history: 2 of these
-    "change": 20,  # files and their history: 2 of these
+    "change": 19,  # files and their history: 2 of these; the change read once
     "contacts": 10,
     "notifications": 10,
 }

@@ -74,25 +74,24 @@ def change_list(request: AuthenticatedRequest) -> HttpResponse:
 
 
 def _change_for_review(user: Any, ref: str) -> Change:
-    """The change with everything its review page shows, in a fixed number of queries."""
-    pk = access_change(user, ref).pk
-    return (
-        changes_visible_to(user)
-        .select_related(
+    """The change with everything its review page shows, read once, in a fixed number of
+    queries."""
+    return access_change(
+        user,
+        ref,
+        reading=lambda qs: qs.select_related(
             "environment",
             "organization",
             "author",
             "reporter",
             "window_proposed_by",
             "window_agreed_by",
-        )
-        .prefetch_related(
+        ).prefetch_related(
             "change_components__component__versions",
             Prefetch("scenarios", queryset=TestScenario.objects.select_related("result_by")),
             Prefetch("checklist", queryset=ChecklistItem.objects.select_related("by")),
             Prefetch("tickets", queryset=Ticket.objects.order_by("pk")),
-        )
-        .get(pk=pk)
+        ),
     )
 
 
