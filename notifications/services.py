@@ -72,6 +72,27 @@ def transition_taken(*, subject: Ticket | Change, step: Step, by: User | None) -
     webhooks.transition_taken(subject=subject, step=step, by=by)
 
 
+def ticket_created(*, ticket: Ticket, by: User) -> None:
+    """Called when a ticket is raised, inside its transaction."""
+    webhooks.ticket_created(ticket=ticket, by=by)
+
+
+def ticket_commented(*, comment: Any, by: User) -> None:
+    """Called when a comment is posted (public or internal), inside its transaction."""
+    webhooks.ticket_commented(comment=comment, by=by)
+
+
+def change_created(*, change: Change, by: User) -> None:
+    """Called when a change is written, inside its transaction."""
+    webhooks.change_created(change=change, by=by)
+
+
+def change_edited(*, change: Change, by: User, fields: Iterable[str]) -> None:
+    """Called once per save of a change's sections (one edit, or `change_edit`'s batch),
+    inside its transaction, with the change's row locked."""
+    webhooks.change_updated(change=change, by=by, fields=fields)
+
+
 def window_proposed(*, change: Change, by: User) -> None:
     """Called when a window is proposed. End users hear nothing yet (a correction goes
     when the new window is agreed); the side that agrees is asked to."""

@@ -185,3 +185,54 @@ def communication_queued(*, notification: Any, change: Any) -> None:
             "change": change_data(change),
         },
     )
+
+
+def ticket_created(*, ticket: Any, by: Any) -> None:
+    record(
+        Type.TICKET_CREATED,
+        organization_id=ticket.organization_id,
+        object_key=ticket.key,
+        data={**ticket_data(ticket), "event": {"by": by.get_username()}},
+    )
+
+
+def ticket_commented(*, comment: Any, by: Any) -> None:
+    """An internal comment is not public: customers' endpoints never receive it."""
+    ticket = comment.ticket
+    record(
+        Type.TICKET_COMMENTED,
+        organization_id=ticket.organization_id,
+        object_key=ticket.key,
+        public=comment.public,
+        data={
+            **ticket_data(ticket),
+            "comment": {
+                "id": comment.pk,
+                "author": by.get_username(),
+                "body": comment.body,
+                "public": comment.public,
+                "created": _time(comment.created),
+            },
+        },
+    )
+
+
+def change_created(*, change: Any, by: Any) -> None:
+    record(
+        Type.CHANGE_CREATED,
+        organization_id=change.organization_id,
+        object_key=change.key,
+        data={**change_data(change), "event": {"by": by.get_username()}},
+    )
+
+
+def change_updated(*, change: Any, by: Any, fields: Iterable[str]) -> None:
+    record(
+        Type.CHANGE_UPDATED,
+        organization_id=change.organization_id,
+        object_key=change.key,
+        data={
+            **change_data(change),
+            "event": {"by": by.get_username(), "fields": sorted(set(fields))},
+        },
+    )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.utils import timezone
@@ -236,3 +237,51 @@ def test_the_status_of_a_released_change_is_in_its_payload(cast, receiver) -> No
     from notifications.webhooks.recording import change_data
 
     assert change_data(change)["status"] == "to_be_released"
+
+
+def test_created_commented_and_updated_and_internal_comments_stay_internal(
+    cast, receiver, django_capture_on_commit_callbacks
+) -> None:
+    staff = webhook_create(by=cast.agent, url=receiver.url + "?staff", organization=cast.acme)
+    acme = webhook_create(by=cast.alice, url=receiver.url + "?acme")
+    globex = webhook_create(by=cast.bob, url=receiver.url + "?globex")
+    with django_capture_on_commit_callbacks(execute=True):
+        ticket = services.ticket_create(by=cast.alice, title="Invoices are wrong")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.ticket_comment(
+            ticket=ticket, by=cast.agent, body="Internal: VAT bug.", public=False
+        )
+    with django_capture_on_commit_callbacks(execute=True):
+        services.ticket_comment(ticket=ticket, by=cast.agent, body="We are on it.")
+    with django_capture_on_commit_callbacks(execute=True):
+        change = services.change_create(
+            by=cast.agent, organization=cast.acme, title="Fix VAT rounding"
+        )
+    with django_capture_on_commit_callbacks(execute=True):
+        services.change_update(change=change, by=cast.agent, summary="Round VAT per line.")
+
+    def events(path: str, secret: str) -> list[tuple[str, Any]]:
+        return [
+            (p["type"], p["data"].get("comment", {}).get("body") or p["data"]["key"])
+            for p in verified(receiver, secret, path)
+        ]
+
+    customer_view = [
+        ("ticket.created", ticket.key),
+        # ticket.transitioned (reply) comes with the public comment
+        ("ticket.commented", "We are on it."),
+        ("ticket.transitioned", ticket.key),
+        ("change.created", change.key),
+        ("change.updated", change.key),
+    ]
+    assert [e for e in events("/hooks?acme", acme.secret) if e[0] != "ticket.transitioned"] == [
+        e for e in customer_view if e[0] != "ticket.transitioned"
+    ]
+    staff_events = events("/hooks?staff", staff.secret)
+    assert ("ticket.commented", "Internal: VAT bug.") in staff_events
+    assert ("ticket.commented", "Internal: VAT bug.") not in events("/hooks?acme", acme.secret)
+    assert events("/hooks?globex", globex.secret) == []
+    updated = next(
+        p for p in verified(receiver, acme.secret, "/hooks?acme") if p["type"] == "change.updated"
+    )
+    assert updated["data"]["event"] == {"by": "agent", "fields": ["summary"]}

@@ -105,6 +105,8 @@ def _edits_made(change: Change, by: User, rows: list[SectionEdit]) -> None:
     """After edits to a change's sections: a change past Draft must still be complete
     (else the refusal rolls the whole edit back), and approvals given to the old text are
     dismissed (the change returns to AWAITING_APPROVAL). Caller holds the row lock."""
+    from notifications.services import change_edited
+
     _ensure_still_complete(change, (r.field for r in rows))
     if change.edits_dismiss_approvals():
         sections = sorted({r.section for r in rows})
@@ -118,6 +120,7 @@ def _edits_made(change: Change, by: User, rows: list[SectionEdit]) -> None:
         )
     else:
         change.save(update_fields=["updated"])
+    change_edited(change=change, by=by, fields=(r.field for r in rows))
 
 
 # The section edits of the `change_edit` under way in this context, if any.
@@ -189,6 +192,8 @@ def change_create(
 ) -> Change:
     """A new DRAFT change with the default checklist. Staff, or a customer writing a change
     they will perform themselves."""
+    from notifications.services import change_created
+
     org_pk = organization.pk if isinstance(organization, Organization) else organization
     if not organizations_visible_to(by).filter(pk=org_pk).exists():
         raise InvalidInput("No such organisation.", fields={"organization": ["Unknown."]})
@@ -226,6 +231,7 @@ def change_create(
     for position, item in enumerate(items, start=1):
         item.position = position
     ChecklistItem.objects.bulk_create(items)
+    change_created(change=change, by=by)
     return change
 
 

@@ -48,7 +48,9 @@ def ticket_create(
         if not organizations_visible_to(by).filter(pk=org_pk).exists():
             raise InvalidInput("No such organisation.", fields={"organization": ["Unknown."]})
         org_id = org_pk
-    return Ticket.objects.create(
+    from notifications.services import ticket_created
+
+    ticket = Ticket.objects.create(
         organization_id=org_id,
         title=title,
         description=description,
@@ -56,6 +58,8 @@ def ticket_create(
         priority=_choice(priority, Priority, "priority"),
         reporter=by,
     )
+    ticket_created(ticket=ticket, by=by)
+    return ticket
 
 
 @transaction.atomic
@@ -107,7 +111,10 @@ def ticket_comment(
     body = _required_text(body, "body")
     if by.is_customer:
         public = True
+    from notifications.services import ticket_commented
+
     comment = TicketComment.objects.create(ticket=obj, author=by, body=body, public=public)
+    ticket_commented(comment=comment, by=by)
     if by.is_provider and public and obj.status == TicketStatus.WAITING_FOR_SUPPORT:
         _take(obj, "reply", by=by, automatic=True)
     elif by.is_customer and obj.status == TicketStatus.WAITING_FOR_CUSTOMER:
