@@ -59,7 +59,8 @@ def test_filtering_the_queue_keeps_the_address_shareable(cast, page_for) -> None
     page = page_for("qa")
     page.goto("/staff/tickets/")
     _mark(page)
-    page.get_by_label("Organisation").select_option(label="Globex")
+    page.get_by_label("Organisation").fill("Globex")  # a name, typed: never every one offered
+    page.get_by_label("Organisation").press("Enter")
     expect(page.locator("#queue-results")).not_to_contain_text("Acme one")
     expect(page).to_have_url(re.compile(r"organization="))
     assert _same_document(page)
@@ -80,7 +81,7 @@ def test_the_core_forms_work_without_javascript(cast, page_for) -> None:
     expect(page.locator(".conversation")).to_contain_text("On it.")
     # The queue's filters submit with their button.
     page.goto("/staff/tickets/")
-    page.get_by_label("Organisation").select_option(label="Acme Corp")
+    page.get_by_label("Organisation").fill("Acme Corp")
     page.get_by_role("button", name="Apply filters").click()
     expect(page).to_have_url(re.compile(r"organization="))
     # A step that needs a comment opens its form without JavaScript (a <details>).

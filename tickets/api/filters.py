@@ -11,6 +11,7 @@ from django import forms
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema_field
 
+from tickets import filters
 from tickets.models import (
     Change,
     ChangeComponent,
@@ -104,32 +105,9 @@ class StrictFilterSet(django_filters.FilterSet):
         return valid and not empty
 
 
-class WorkflowFilterSet(StrictFilterSet):
-    """Tickets and changes: who they wait on, and a search over their text or their key
-    (`tickets.selectors.tickets_matching` / `changes_matching`). The search runs after
-    every other filter, since a ranked search ranks among the matches that pass them; and
-    it is ranked unless `ordering` asks for another order."""
-
-    matching: Any  # tickets_matching / changes_matching
-
-    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
-        data = self.form.cleaned_data
-        last = ("search", "ordering")
-        for name in [n for n in data if n not in last] + [n for n in last if n in data]:
-            queryset = self.filters[name].filter(queryset, data[name])
-        return queryset
-
-    def filter_waiting_on(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        model = self._meta.model
-        if value == "customer":
-            return queryset.filter(model.waiting_on_customer_q())
-        return queryset.filter(model.waiting_on_provider_q())
-
-    def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        if not value.strip():
-            return queryset
-        ranked = not self.form.cleaned_data.get("ordering")
-        return self.matching(queryset, value, ranked=ranked)
+class WorkflowFilterSet(StrictFilterSet, filters.WorkflowFilterSet):
+    """Tickets and changes: the staff lists' search and waiting-on (`tickets.filters`),
+    with the API's strictness."""
 
 
 class TicketFilter(WorkflowFilterSet):

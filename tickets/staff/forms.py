@@ -13,8 +13,9 @@ from typing import Any, cast
 
 import django_filters
 from django import forms
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
+from ..filters import OrganizationFilter, WorkflowFilterSet
 from ..limits import NOTE_MAX, TEXT_MAX
 from ..models import (
     Change,
@@ -33,7 +34,7 @@ from ..models import (
     TicketType,
     User,
 )
-from ..selectors import organizations_visible_to, parse_ref
+from ..selectors import changes_matching, organizations_visible_to, tickets_matching
 from ..web import BoundedDateTimeField
 
 WAITING_CHOICES = [
@@ -83,28 +84,22 @@ class StaffChoiceField(forms.ModelChoiceField):
 # --------------------------------------------------------------------------- filters
 
 
-def _search(qs: QuerySet, value: str, prefix: str) -> QuerySet:
-    value = (value or "").strip()
-    if not value:
-        return qs
-    q = Q(title__icontains=value)
-    pk = parse_ref(value, prefix)
-    if pk is not None:
-        q |= Q(pk=pk)
-    return qs.filter(q)
+class TicketFilter(WorkflowFilterSet):
+    """The queue's filters: the API's search (`tickets_matching`, ranked unless sorted)
+    and waiting-on (`tickets.filters`), with the page's own choices."""
 
+    matching = staticmethod(tickets_matching)
+    search_param = "q"
+    sort_param = "sort"
 
-class TicketFilter(django_filters.FilterSet):
-    q = django_filters.CharFilter(method="filter_q", label="Search", max_length=200)
+    q = django_filters.CharFilter(method="filter_search", label="Search", max_length=200)
     status = django_filters.ChoiceFilter(
         choices=[("open", "Open (not done)"), *TicketStatus.choices],
         method="filter_status",
         empty_label="Any status",
         label="Status",
     )
-    organization = django_filters.ModelChoiceFilter(
-        queryset=None, empty_label="Any organisation", label="Organisation"
-    )
+    organization = OrganizationFilter(label="Organisation")
     waiting_on = django_filters.ChoiceFilter(
         choices=WAITING_CHOICES, method="filter_waiting", empty_label="Anyone", label="Waiting on"
     )
@@ -125,15 +120,11 @@ class TicketFilter(django_filters.FilterSet):
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
-        self.filters["organization"].queryset = organizations_visible_to(user)
         self.filters["assignee"].extra["choices"] = [
             ("me", "Me"),
             ("none", "Unassigned"),
             *((str(u.pk), staff_label(u)) for u in provider_staff()),
         ]
-
-    def filter_q(self, qs: QuerySet, name: str, value: str) -> QuerySet:
-        return _search(qs, value, "SUP")
 
     def filter_status(self, qs: QuerySet, name: str, value: str) -> QuerySet:
         if value == "open":
@@ -141,11 +132,9 @@ class TicketFilter(django_filters.FilterSet):
         return qs.filter(status=value)
 
     def filter_waiting(self, qs: QuerySet, name: str, value: str) -> QuerySet:
-        if value == "customer":
-            return qs.filter(Ticket.waiting_on_customer_q())
-        if value == "provider":
-            return qs.filter(Ticket.waiting_on_provider_q())
-        return qs.filter(status__in=[TicketStatus.DONE, TicketStatus.ON_HOLD])
+        if value == "nobody":
+            return qs.filter(status__in=[TicketStatus.DONE, TicketStatus.ON_HOLD])
+        return self.filter_waiting_on(qs, name, value)
 
     def filter_assignee(self, qs: QuerySet, name: str, value: str) -> QuerySet:
         if value == "me":
@@ -155,17 +144,21 @@ class TicketFilter(django_filters.FilterSet):
         return qs.filter(assignee_id=int(value))
 
 
-class ChangeFilter(django_filters.FilterSet):
-    q = django_filters.CharFilter(method="filter_q", label="Search", max_length=200)
+class ChangeFilter(WorkflowFilterSet):
+    """As TicketFilter, for changes (`changes_matching`)."""
+
+    matching = staticmethod(changes_matching)
+    search_param = "q"
+    sort_param = "sort"
+
+    q = django_filters.CharFilter(method="filter_search", label="Search", max_length=200)
     status = django_filters.ChoiceFilter(
         choices=[("open", "Open (not done or cancelled)"), *ChangeStatus.choices],
         method="filter_status",
         empty_label="Any status",
         label="Status",
     )
-    organization = django_filters.ModelChoiceFilter(
-        queryset=None, empty_label="Any organisation", label="Organisation"
-    )
+    organization = OrganizationFilter(label="Organisation")
     environment = django_filters.ModelChoiceFilter(
         queryset=Environment.objects.all(), empty_label="Any environment", label="Environment"
     )
@@ -188,13 +181,9 @@ class ChangeFilter(django_filters.FilterSet):
     def __init__(self, *args: Any, user: User, board: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
-        self.filters["organization"].queryset = organizations_visible_to(user)
         if board:
             # The board's columns are the statuses.
             del self.filters["status"]
-
-    def filter_q(self, qs: QuerySet, name: str, value: str) -> QuerySet:
-        return _search(qs, value, "CHG")
 
     def filter_status(self, qs: QuerySet, name: str, value: str) -> QuerySet:
         if value == "open":
@@ -202,11 +191,9 @@ class ChangeFilter(django_filters.FilterSet):
         return qs.filter(status=value)
 
     def filter_waiting(self, qs: QuerySet, name: str, value: str) -> QuerySet:
-        if value == "customer":
-            return qs.filter(Change.waiting_on_customer_q())
-        if value == "provider":
-            return qs.filter(Change.waiting_on_provider_q())
-        return qs.filter(status__in=[ChangeStatus.DONE, ChangeStatus.CANCELLED])
+        if value == "nobody":
+            return qs.filter(status__in=[ChangeStatus.DONE, ChangeStatus.CANCELLED])
+        return self.filter_waiting_on(qs, name, value)
 
     def filter_mine(self, qs: QuerySet, name: str, value: bool) -> QuerySet:
         return qs.filter(author=self.user) if value else qs

@@ -86,9 +86,12 @@ def change_list(request: StaffRequest) -> HttpResponse:
     user = request.user
     qs = _change_rows(user)
     filters = ChangeFilter(request.GET or None, queryset=qs, user=user)
-    sort = request.GET.get("sort") or "-updated"
     rows = filters.qs if filters.is_bound else qs
-    page = web.paginate(request, rows.order_by(*CHANGE_SORTS.get(sort, CHANGE_SORTS["-updated"])))
+    sort = request.GET.get("sort")
+    if sort or not filters.searched():
+        # A search the user did not sort keeps its ranking (`changes_matching`).
+        rows = rows.order_by(*CHANGE_SORTS.get(sort or "-updated", CHANGE_SORTS["-updated"]))
+    page = web.paginate(request, rows)
     context = {"nav": "changes", "filters": filters, "page": page}
     if request.htmx and request.htmx.target == "change-results":
         return web.render_page(request, "staff/changes/_results.html", context)

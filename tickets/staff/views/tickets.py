@@ -74,10 +74,12 @@ def ticket_list(request: StaffRequest) -> HttpResponse:
         .annotate(priority_rank=PRIORITY_RANK)
     )
     filters = TicketFilter(request.GET or None, queryset=qs, user=user)
-    sort = request.GET.get("sort") or "-updated"
-    ordering = TICKET_SORTS.get(sort, TICKET_SORTS["-updated"])
     rows = filters.qs if filters.is_bound else qs
-    page = web.paginate(request, rows.order_by(*ordering))
+    sort = request.GET.get("sort")
+    if sort or not filters.searched():
+        # A search the user did not sort keeps its ranking (`tickets_matching`).
+        rows = rows.order_by(*TICKET_SORTS.get(sort or "-updated", TICKET_SORTS["-updated"]))
+    page = web.paginate(request, rows)
     context = {"nav": "tickets", "filters": filters, "page": page}
     if request.htmx and request.htmx.target == "queue-results":
         return web.render_page(request, "staff/tickets/_results.html", context)
