@@ -9,7 +9,7 @@ from django.http import HttpRequest
 
 from tickets.errors import DomainError
 
-from .models import Delivery, Notification
+from .models import Delivery, Notification, WebhookDelivery, WebhookEndpoint
 from .services import deliveries_retry
 
 
@@ -53,3 +53,50 @@ class DeliveryAdmin(admin.ModelAdmin):
             self.message_user(request, exc.message, messages.ERROR)
             return
         self.message_user(request, f"{count} deliveries queued again.", messages.SUCCESS)
+
+
+# Webhooks: operators look (and may remove an endpoint); subscribing and changing go
+# through the API's services, which check the URL and make the secret.
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    list_display = ["id", "url", "organization", "owner", "active", "consecutive_failures"]
+    list_filter = ["active"]
+    search_fields = ["url"]
+    list_select_related = ["organization", "owner"]
+    # Not the secret: it was shown once, to whoever subscribed.
+    readonly_fields = [
+        "url",
+        "events",
+        "organization",
+        "owner",
+        "active",
+        "created",
+        "consecutive_failures",
+        "disabled_at",
+        "disabled_reason",
+    ]
+    fields = list(readonly_fields)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = ["id", "endpoint", "object_key", "state", "attempts", "status_code", "created"]
+    list_filter = ["state"]
+    search_fields = ["object_key"]
+    list_select_related = ["endpoint", "event"]
+    raw_id_fields = ["endpoint", "event"]
+    readonly_fields = [f.name for f in WebhookDelivery._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

@@ -285,3 +285,17 @@ def test_created_commented_and_updated_and_internal_comments_stay_internal(
         p for p in verified(receiver, acme.secret, "/hooks?acme") if p["type"] == "change.updated"
     )
     assert updated["data"]["event"] == {"by": "agent", "fields": ["summary"]}
+
+
+def test_the_admin_shows_endpoints_and_the_log_without_the_secret(
+    cast, receiver, admin_client
+) -> None:
+    from django.urls import reverse
+
+    endpoint = webhook_create(by=cast.agent, url=receiver.url)
+    [row] = _pending_event(cast, endpoint, 1)
+    for name, pk in (("webhookendpoint", endpoint.pk), ("webhookdelivery", row.pk)):
+        listing = admin_client.get(reverse(f"admin:notifications_{name}_changelist"))
+        page = admin_client.get(reverse(f"admin:notifications_{name}_change", args=[pk]))
+        assert listing.status_code == page.status_code == 200
+        assert endpoint.secret not in listing.content.decode() + page.content.decode()
