@@ -25,6 +25,7 @@ from ...selectors import (
     access_change,
     access_ticket,
     change_log_visible_to,
+    changes_matching,
     changes_visible_to,
     changes_waiting_on_customer,
 )
@@ -61,6 +62,10 @@ def change_list(request: AuthenticatedRequest) -> HttpResponse:
     if show not in CHANGE_FILTERS:
         show = "open"
     qs = CHANGE_FILTERS[show][1](request.user).select_related("environment").order_by("-updated")
+    q = request.GET.get("q", "").strip()[:200]
+    if q:
+        # The staff list's and the API's search (`changes_matching`), ranked.
+        qs = changes_matching(qs, q)
     return _page(
         request,
         "change_list.html",
@@ -68,6 +73,7 @@ def change_list(request: AuthenticatedRequest) -> HttpResponse:
             "nav": "changes",
             "page": web.paginate(request, qs),
             "show": show,
+            "q": q,
             "filters": [(key, label) for key, (label, _) in CHANGE_FILTERS.items()],
         },
     )

@@ -14,6 +14,7 @@ from django.urls import reverse
 from ... import services, web
 from ...errors import DomainError
 from ...models import (
+    Ticket,
     TicketStatus,
 )
 from ...selectors import (
@@ -21,6 +22,7 @@ from ...selectors import (
     attachment_events_visible_to,
     comments_visible_to,
     ticket_log_visible_to,
+    tickets_matching,
     tickets_visible_to,
     tickets_waiting_on_customer,
 )
@@ -45,7 +47,11 @@ def ticket_list(request: AuthenticatedRequest) -> HttpResponse:
     show = request.GET.get("show", "open")
     if show not in TICKET_FILTERS:
         show = "open"
-    qs = TICKET_FILTERS[show][1](request.user).select_related("change").order_by("-updated")
+    qs = Ticket.with_customer_release(TICKET_FILTERS[show][1](request.user).order_by("-updated"))
+    q = request.GET.get("q", "").strip()[:200]
+    if q:
+        # The staff queue's and the API's search (`tickets_matching`), ranked.
+        qs = tickets_matching(qs, q)
     return _page(
         request,
         "ticket_list.html",
@@ -53,6 +59,7 @@ def ticket_list(request: AuthenticatedRequest) -> HttpResponse:
             "nav": "tickets",
             "page": web.paginate(request, qs),
             "show": show,
+            "q": q,
             "filters": [(key, label) for key, (label, _) in TICKET_FILTERS.items()],
         },
     )
