@@ -10,6 +10,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.core.paginator import EmptyPage, Page, Paginator
 from django.db import connections
 from django.db.models import QuerySet
@@ -90,12 +91,19 @@ def capped_counts(parts: dict[Any, QuerySet], cap: int | None = None) -> dict[An
     keys = list(parts)
     db = next(iter(parts.values())).db
     sqls, params = [], []
+    counts = dict.fromkeys(keys, 0)
     for i, key in enumerate(keys):
         inner = parts[key].order_by().values("pk")[: cap + 1]
-        sql, p = inner.query.get_compiler(db).as_sql()
+        try:
+            sql, p = inner.query.get_compiler(db).as_sql()
+        except EmptyResultSet:
+            continue  # a filter that matches nothing (`pk__in=[]`): the ORM writes no SQL
         # The ORM's own SQL, its values passed as parameters; only indexes are added.
         sqls.append(f"SELECT {i} AS k, COUNT(*) AS n FROM ({sql}) AS part_{i}")  # noqa: S608
         params.extend(p)
+    if not sqls:
+        return counts
     with connections[db].cursor() as cursor:
         cursor.execute(" UNION ALL ".join(sqls), params)
-        return {keys[k]: n for k, n in cursor.fetchall()}
+        counts.update({keys[k]: n for k, n in cursor.fetchall()})
+    return counts

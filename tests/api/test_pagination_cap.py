@@ -52,3 +52,22 @@ def test_the_count_reads_at_most_the_cap_and_one(cast, five, monkeypatch) -> Non
     with CaptureQueriesContext(connection) as queries:
         assert CappedPaginator(Ticket.objects.all(), 2).count == 4
     assert "LIMIT 4" in queries[0]["sql"]
+
+
+def test_capped_counts_of_querysets_that_match_nothing_are_zero(db) -> None:
+    """A filter the ORM knows matches nothing (`pk__in=[]`, `.none()`) writes no SQL at
+    all: such a part counts 0 instead of breaking the page that asked (a dashboard panel
+    for someone who holds no approval role)."""
+    from tickets.models import Ticket
+    from tickets.pagination import capped_counts
+
+    TicketFactory.create_batch(3)
+    counts = capped_counts(
+        {
+            "none": Ticket.objects.none(),
+            "empty": Ticket.objects.filter(pk__in=[]),
+            "all": Ticket.objects.all(),
+        }
+    )
+    assert counts == {"none": 0, "empty": 0, "all": 3}
+    assert capped_counts({"only_empty": Ticket.objects.filter(pk__in=[])}) == {"only_empty": 0}
