@@ -66,7 +66,7 @@ def _ensure_still_complete(change: Change, fields: Iterable[str]) -> None:
         return
     raise InvalidInput(
         f"{change.key} is {change.get_status_display()}: a change past Draft stays complete, "
-        f"and this edit would leave it without {text}.",
+        f"and this edit would leave it incomplete: {text}.",
         fields={f: [f"{change.key} would be incomplete: {text}."] for f in sorted(set(fields))},
     )
 
