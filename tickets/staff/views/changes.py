@@ -53,6 +53,7 @@ from .common import (
     StaffRequest,
     _done,
     _status_label,
+    filtered_list,
     live_approvals,
     staff_view,
 )
@@ -85,17 +86,15 @@ def _change_rows(user: User) -> QuerySet[Change]:
 def change_list(request: StaffRequest) -> HttpResponse:
     user = request.user
     qs = _change_rows(user)
-    filters = ChangeFilter(request.GET or None, queryset=qs, user=user)
-    rows = filters.qs if filters.is_bound else qs
-    sort = request.GET.get("sort")
-    if sort or not filters.searched():
-        # A search the user did not sort keeps its ranking (`changes_matching`).
-        rows = rows.order_by(*CHANGE_SORTS.get(sort or "-updated", CHANGE_SORTS["-updated"]))
-    page = web.paginate(request, rows)
-    context = {"nav": "changes", "filters": filters, "page": page}
-    if request.htmx and request.htmx.target == "change-results":
-        return web.render_page(request, "staff/changes/_results.html", context)
-    return web.render_page(request, "staff/changes/list.html", context)
+    return filtered_list(
+        request,
+        ChangeFilter(request.GET or None, queryset=qs, user=user),
+        qs,
+        sorts=CHANGE_SORTS,
+        nav="changes",
+        target="change-results",
+        template="staff/changes/list.html",
+    )
 
 
 @staff_view

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
-from django.db.models import Prefetch
+from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django_htmx.middleware import HtmxDetails
@@ -82,3 +82,27 @@ def live_approvals() -> Prefetch:
         ).select_related("by"),
         to_attr="live_approvals",
     )
+
+
+def filtered_list(
+    request: StaffRequest,
+    filters: Any,
+    rows: QuerySet,
+    *,
+    sorts: dict[str, tuple[Any, ...]],
+    nav: str,
+    target: str,
+    template: str,
+) -> HttpResponse:
+    """A staff list: filtered (and searched) by `filters`, sorted as asked (a search the
+    user did not sort keeps its ranking), paged, and rendered whole or, for htmx, only
+    its results (`template` with `list.html` swapped for `_results.html`)."""
+    if filters.is_bound:
+        rows = filters.qs
+    sort = request.GET.get("sort")
+    if sort or not filters.searched():
+        rows = rows.order_by(*sorts.get(sort or "-updated", sorts["-updated"]))
+    context = {"nav": nav, "filters": filters, "page": web.paginate(request, rows)}
+    if request.htmx and request.htmx.target == target:
+        return web.render_page(request, template.replace("list.html", "_results.html"), context)
+    return web.render_page(request, template, context)

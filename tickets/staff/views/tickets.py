@@ -40,7 +40,7 @@ from ..forms import (
     TicketFilter,
     TransitionForm,
 )
-from .common import Entry, StaffRequest, _done, _status_label, staff_view
+from .common import Entry, StaffRequest, _done, _status_label, filtered_list, staff_view
 
 PRIORITY_RANK = Case(
     When(priority=Priority.URGENT, then=Value(4)),
@@ -73,17 +73,15 @@ def ticket_list(request: StaffRequest) -> HttpResponse:
         .select_related("organization", "assignee", "change")
         .annotate(priority_rank=PRIORITY_RANK)
     )
-    filters = TicketFilter(request.GET or None, queryset=qs, user=user)
-    rows = filters.qs if filters.is_bound else qs
-    sort = request.GET.get("sort")
-    if sort or not filters.searched():
-        # A search the user did not sort keeps its ranking (`tickets_matching`).
-        rows = rows.order_by(*TICKET_SORTS.get(sort or "-updated", TICKET_SORTS["-updated"]))
-    page = web.paginate(request, rows)
-    context = {"nav": "tickets", "filters": filters, "page": page}
-    if request.htmx and request.htmx.target == "queue-results":
-        return web.render_page(request, "staff/tickets/_results.html", context)
-    return web.render_page(request, "staff/tickets/list.html", context)
+    return filtered_list(
+        request,
+        TicketFilter(request.GET or None, queryset=qs, user=user),
+        qs,
+        sorts=TICKET_SORTS,
+        nav="tickets",
+        target="queue-results",
+        template="staff/tickets/list.html",
+    )
 
 
 @staff_view
