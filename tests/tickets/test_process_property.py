@@ -226,6 +226,31 @@ class ProcessMachine(RuleBasedStateMachine):
             outage_duration_minutes=minutes,
         )
 
+    @rule(
+        who=personas,
+        summary=texts,
+        version=st.sampled_from(["", "2.6.0"]),
+        swap=st.sampled_from(["progression", "regression", None]),
+    )
+    def edit_several_at_once(self, who: str, summary: str, version: str, swap: str | None) -> None:
+        """One save of several sections (the editor's, the API's PATCH): a summary, a
+        component's version, and one scenario of a kind replaced by another of that kind."""
+        change = self._reload()
+        scenarios: list[services.ScenarioEdit] = []
+        if swap is not None:
+            old = change.scenarios.filter(kind=swap).values_list("pk", flat=True).first()
+            if old is not None:
+                scenarios.append(services.ScenarioEdit(id=old, remove=True))
+            scenarios.append(services.ScenarioEdit(kind=swap, description=f"New {swap}."))
+        self._try(
+            who,
+            services.change_edit,
+            change=change.pk,
+            sections={"summary": summary},
+            components=[(self.component, version)],
+            scenarios=scenarios,
+        )
+
     @rule(who=personas, version=st.sampled_from(["", "2.5.0"]), keep=st.booleans())
     def set_components(self, who: str, version: str, keep: bool) -> None:
         wanted = [(self.component, version)] if keep else []
