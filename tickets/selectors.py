@@ -23,6 +23,7 @@ from .models import (
     ChecklistItem,
     Component,
     Contact,
+    Freeze,
     Organization,
     TestScenario,
     Ticket,
@@ -70,6 +71,17 @@ def tickets_visible_to(user: Any) -> QuerySet[Ticket]:
 
 def changes_visible_to(user: Any) -> QuerySet[Change]:
     return _scoped(Change.objects.all(), user)
+
+
+def freezes_visible_to(user: Any) -> QuerySet[Freeze]:
+    """Provider staff see every freeze; a customer those of every organisation and their
+    own."""
+    org = _customer_org(user)
+    if org is False:
+        return Freeze.objects.none()
+    if org is None:
+        return Freeze.objects.all()
+    return Freeze.objects.filter(Q(organization__isnull=True) | Q(organization_id=org))
 
 
 def comments_visible_to(user: Any) -> QuerySet[TicketComment]:

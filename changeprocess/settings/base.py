@@ -294,6 +294,8 @@ SPECTACULAR_SETTINGS = {
         "ProviderApprovalRoleEnum": "tickets.api.enums.PROVIDER_APPROVAL_ROLES",
         "TicketTransitionEnum": "tickets.api.enums.TICKET_TRANSITIONS",
         "ChangeTransitionEnum": "tickets.api.enums.CHANGE_TRANSITIONS",
+        # change/freeze: what a calendar entry or a conflict is.
+        "ScheduleKindEnum": "tickets.api.enums.SCHEDULE_KINDS",
         "TransitionParameterEnum": "tickets.api.enums.TRANSITION_PARAMETERS",
         "UserRoleEnum": "tickets.api.enums.USER_ROLES",
         "CommunicationKindEnum": "notifications.models.NotificationKind",
@@ -303,3 +305,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
+
+# The calendar feed (tickets/scheduling/ical.py): how far back and ahead it reaches, and
+# the domain of its events' UIDs (keep it once users subscribe: a new one duplicates).
+CALENDAR_FEED_PAST_DAYS = env.int("CALENDAR_FEED_PAST_DAYS", default=90)
+CALENDAR_FEED_FUTURE_DAYS = env.int("CALENDAR_FEED_FUTURE_DAYS", default=400)
+CALENDAR_UID_DOMAIN = env("CALENDAR_UID_DOMAIN", default="changeprocess.invalid")

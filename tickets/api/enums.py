@@ -34,3 +34,6 @@ TRANSITION_PARAMETERS = [
     ("change", "change"),
 ]
 USER_ROLES = UserRole.choices
+
+# What a calendar entry or a conflict is (API.md, "Scheduling").
+SCHEDULE_KINDS = [("change", "change"), ("freeze", "freeze")]

@@ -35,8 +35,10 @@ from tickets.models import (
     TicketType,
     TransitionLog,
 )
+from tickets.scheduling import conflicts_of_one
 
 from . import enums
+from .conflicts import ConflictSerializer
 from .fields import (
     MAX_INT,
     AwareDateTimeField,
@@ -282,6 +284,10 @@ class ChangeSerializer(serializers.ModelSerializer):
     incomplete_sections = serializers.SerializerMethodField(
         help_text="What still stops a submit (empty when the nine sections are complete)."
     )
+    conflicts = serializers.SerializerMethodField(
+        help_text="Other live changes on a shared component and environment whose window "
+        "overlaps this one's, and every freeze the window touches."
+    )
 
     class Meta:
         model = Change
@@ -318,6 +324,7 @@ class ChangeSerializer(serializers.ModelSerializer):
             "approvals",
             "waiting_on",
             "incomplete_sections",
+            "conflicts",
             "created",
             "updated",
         ]
@@ -330,6 +337,13 @@ class ChangeSerializer(serializers.ModelSerializer):
     @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
     def get_tickets(self, obj: Change) -> list[int]:
         return sorted(t.pk for t in obj.tickets.all())
+
+    @extend_schema_field(ConflictSerializer(many=True))
+    def get_conflicts(self, obj: Change) -> list[dict[str, Any]]:
+        # A list's conflicts are computed once for the page (ChangeViewSet.get_serializer).
+        known = self.context.get("conflicts")
+        items = known[obj.pk] if known is not None and obj.pk in known else conflicts_of_one(obj)
+        return [i.as_dict() for i in items]
 
     @extend_schema_field(MissingSectionSerializer(many=True))
     def get_incomplete_sections(self, obj: Change) -> list[dict[str, Any]]:
@@ -459,6 +473,12 @@ class ChangeTransitionSerializer(StrictInputSerializer):
     )
     resolution = serializers.ChoiceField(
         choices=Resolution.choices, required=False, help_text="close only."
+    )
+    override_reason = StrictCharField(
+        required=False,
+        max_length=2000,
+        help_text="perform only: operations management overriding a hard freeze says why "
+        "(kept in the change's history).",
     )
 
 

@@ -10,7 +10,7 @@ from drf_spectacular.views import (
 )
 from rest_framework.routers import SimpleRouter
 
-from . import attachments, auth, gate, views, webhooks
+from . import attachments, auth, gate, schedule, views, webhooks
 
 router = SimpleRouter()
 router.register("organizations", views.OrganizationViewSet, basename="api-organization")
@@ -41,6 +41,15 @@ v1 = [
         name="api-attachment-download",
     ),
     path("changes/<str:id>/gate/", gate.ChangeGateView.as_view(), name="api-change-gate"),
+    path("calendar/", schedule.CalendarView.as_view(), name="api-calendar"),
+    path("calendar/feed/", schedule.CalendarFeedView.as_view(), name="api-calendar-feed"),
+    path(
+        "calendar/feed/<str:token>.ics",
+        schedule.feed_download,
+        name="calendar-feed",
+    ),
+    path("freezes/", schedule.FreezeListView.as_view(), name="api-freezes"),
+    path("freezes/<str:id>/", schedule.FreezeDetailView.as_view(), name="api-freeze"),
     path("webhooks/", webhooks.WebhookListView.as_view(), name="api-webhooks"),
     path("webhooks/<str:id>/", webhooks.WebhookDetailView.as_view(), name="api-webhook"),
     path(

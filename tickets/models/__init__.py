@@ -1,7 +1,8 @@
 """The domain of WORKFLOW.md, by entity: organisations and people (`people`), support
 tickets (`support`), change tickets (`changes`) and their parts (`parts`), the history
 (`history`), files (`attachments`), e-mail received (`inbound`); with the enumerations
-(`choices`), who may do what (`roles`) and the change workflow's guards (`guards`).
+(`choices`), freezes and calendar feeds (`freezes`), who may do what (`roles`) and the
+change workflow's guards (`guards`).
 Everything is importable from `tickets.models` as before.
 """
 
@@ -20,8 +21,18 @@ from .choices import (
     TicketStatus,
     TicketType,
 )
+from .freezes import (
+    CalendarFeed,
+    Freeze,
+    Occurrence,
+    feed_token_hash,
+    freeze_occurrences_for,
+    hard_freezes_in_force,
+    overlaps,
+    parse_rrule,
+)
 from .gate import GateAnswer, deployment_gate, gate_reasons
-from .history import AppendOnly, AppendOnlyQuerySet, SectionEdit, TransitionLog
+from .history import AppendOnly, AppendOnlyQuerySet, FreezeOverride, SectionEdit, TransitionLog
 from .inbound import InboundEmail
 from .parts import (
     ChangeComponent,
@@ -82,6 +93,7 @@ __all__ = [
     "AppendOnlyQuerySet",
     "Attachment",
     "AttachmentEvent",
+    "CalendarFeed",
     "Change",
     "ChangeComponent",
     "ChangeStatus",
@@ -92,8 +104,11 @@ __all__ = [
     "ComponentVersion",
     "Contact",
     "Environment",
+    "Freeze",
+    "FreezeOverride",
     "GateAnswer",
     "InboundEmail",
+    "Occurrence",
     "Organization",
     "Performer",
     "Priority",
@@ -112,5 +127,10 @@ __all__ = [
     "User",
     "UserRole",
     "deployment_gate",
+    "feed_token_hash",
+    "freeze_occurrences_for",
     "gate_reasons",
+    "hard_freezes_in_force",
+    "overlaps",
+    "parse_rrule",
 ]

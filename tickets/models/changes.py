@@ -1,9 +1,7 @@
 """Change tickets (§2): the nine sections, the change workflow declared on the model
-(django-fsm-2) with its guards and roles, and what a change can say of itself.
-
-Transition methods make database changes only; services (`tickets/services.py`) call
-them through `tickets.workflow.run` inside `transaction.atomic()` with the row locked,
-write the log row and register side effects after commit."""
+(django-fsm-2) with its guards and roles, and what a change can say of itself. Transition
+methods change the row only; services run them (`tickets.workflow.run`) in a transaction
+with the row locked, and write the log row and the side effects after commit."""
 
 from __future__ import annotations
 
@@ -34,6 +32,7 @@ from .guards import (
     change_complete,
     checklist_done,
     has_rollback_procedure,
+    no_hard_freeze,
     no_ticket_on_hold,
     window_is_agreed,
     window_not_started,
@@ -63,7 +62,6 @@ from .support import Ticket
 # The range any stored deployment window lies in (a database constraint).
 WINDOW_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 WINDOW_LATEST = datetime(2200, 1, 1, tzinfo=UTC)
-
 
 # Statuses in which the nine sections may still be edited.
 EDITABLE = [
@@ -176,6 +174,8 @@ class Change(ConcurrentTransitionMixin, models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     window_agreed_at = models.DateTimeField(null=True, blank=True)
+    # The iCalendar SEQUENCE of its event: raised when the window moves or the change ends.
+    schedule_sequence = models.PositiveIntegerField(default=0, editable=False)
 
     status = FSMField(max_length=30, choices=ChangeStatus.choices, default=S.DRAFT, protected=True)
     resolution = models.CharField(max_length=20, choices=Resolution.choices, blank=True)
@@ -481,7 +481,13 @@ class Change(ConcurrentTransitionMixin, models.Model):
         source=S.TO_BE_RELEASED,
         target=S.IN_TESTING,
         permission=PERFORMER_SIDE,
-        conditions=[change_complete, window_is_agreed, checklist_done, no_ticket_on_hold],
+        conditions=[
+            change_complete,
+            window_is_agreed,
+            checklist_done,
+            no_ticket_on_hold,
+            no_hard_freeze,
+        ],
         custom=transition_meta(
             "Perform", who="the performer's side", describe="attached tickets move to testing"
         ),
@@ -539,7 +545,7 @@ class Change(ConcurrentTransitionMixin, models.Model):
         custom=transition_meta("Cancel", who="provider or customer", needs=("comment",)),
     )
     def cancel(self, *, by: User, comment: str = "") -> None:
-        pass
+        self.schedule_sequence += 1
 
     @transition(
         field=status,

@@ -3,7 +3,7 @@ act on (`tickets.workflow.Guard`)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
@@ -66,3 +66,30 @@ def checklist_done(change: Change) -> bool:
 @guard("The change has no rollback procedure to follow.")
 def has_rollback_procedure(change: Change) -> bool:
     return bool(change.rollback_procedure.strip())
+
+
+def _hard_freezes_now(change: Change) -> list:
+    from .freezes import hard_freezes_in_force
+
+    return hard_freezes_in_force(change, timezone.now())
+
+
+def freeze_sentence(occurrence: Any) -> str:
+    f = occurrence.freeze
+    until = timezone.localtime(occurrence.end).strftime("%Y-%m-%d %H:%M %Z")
+    where = f.environment.name if f.environment_id else "Every environment"
+    text = f"{where} is frozen until {until} ({f.title})"
+    return text + (f": {f.reason}" if f.reason else "") + "."
+
+
+@guard(
+    lambda c: (
+        " ".join(freeze_sentence(o) for o in _hard_freezes_now(c))
+        + " Only operations management may perform it now, with a reason for the override."
+    )
+)
+def no_hard_freeze(change: Change) -> bool:
+    """API.md: `perform` is refused inside a hard freeze, unless operations management
+    overrides it with a reason (the service checks the role and sets `freeze_override`
+    on the instance for this one transition, then records it)."""
+    return bool(getattr(change, "freeze_override", "")) or not _hard_freezes_now(change)

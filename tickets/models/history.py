@@ -95,3 +95,22 @@ class SectionEdit(AppendOnly):
     @property
     def section_name(self) -> str:
         return SECTIONS.get(self.section, ("?", ()))[0]
+
+
+class FreezeOverride(AppendOnly):
+    """An operations manager performed a change inside a hard freeze, with a reason."""
+
+    change = models.ForeignKey(Change, on_delete=models.PROTECT, related_name="freeze_overrides")
+    freeze = models.ForeignKey(
+        "tickets.Freeze", null=True, on_delete=models.SET_NULL, related_name="overrides"
+    )
+    freeze_title = models.CharField(max_length=200)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+    reason = models.TextField()
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.change}: {self.freeze_title} overridden"

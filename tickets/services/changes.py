@@ -25,6 +25,8 @@ from ..models import (
     Component,
     ComponentVersion,
     Environment,
+    FreezeOverride,
+    Occurrence,
     Organization,
     Performer,
     ReleasedTicket,
@@ -35,6 +37,7 @@ from ..models import (
     TicketStatus,
     TicketType,
     User,
+    hard_freezes_in_force,
 )
 from ..selectors import (
     access_change,
@@ -408,7 +411,17 @@ def change_transition(
     and what follows from it: perform releases the attached tickets, a successful close
     records the released versions, cancel frees the attached tickets."""
     obj = access_change(by, change, lock=True)
+    override = str(params.pop("override_reason", "") or "").strip()
+    overridden = _freeze_override(obj, by, override) if name == "perform" and override else []
     step = _take(obj, name, by=by, comment=comment, **params)
+    for period in overridden:
+        FreezeOverride.objects.create(
+            change=obj,
+            freeze=period.freeze,
+            freeze_title=period.freeze.title,
+            actor=by,
+            reason=override,
+        )
     if step.name == "perform":
         for ticket in obj.tickets.select_for_update(of=("self",)).filter(
             status=TicketStatus.TO_BE_RELEASED
@@ -420,6 +433,20 @@ def change_transition(
     elif step.name == "cancel":
         obj.tickets.update(change=None)
     return obj
+
+
+def _freeze_override(change: Change, by: User, reason: str) -> list[Occurrence]:
+    """API.md: operations management may perform inside a hard freeze with a reason. Lets
+    the `no_hard_freeze` guard pass for this transition; the caller records each freeze
+    overridden (and the reason) in the change's history."""
+    if not (by.is_provider and by.is_operations_manager):
+        raise PermissionRefused(
+            "Only operations management may override a hard freeze; ask them to perform it."
+        )
+    periods = hard_freezes_in_force(change, timezone.now())
+    if periods:
+        change.freeze_override = reason  # type: ignore[attr-defined]
+    return periods
 
 
 def _record_released_versions(change: Change) -> None:

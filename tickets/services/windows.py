@@ -66,6 +66,8 @@ def change_propose_window(
         )
     from notifications.services import window_proposed
 
+    if (obj.window_start, obj.window_end) != (start, end):
+        obj.schedule_sequence += 1  # calendar clients update the event in place
     obj.window_start, obj.window_end = start, end
     obj.window_proposed_by, obj.window_proposed_at = by, timezone.now()
     obj.window_agreed_by, obj.window_agreed_at = None, None

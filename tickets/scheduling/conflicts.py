@@ -1,0 +1,182 @@
+"""Conflicts (API.md): a change's window overlapping another live change's window on a
+shared component and environment, or touching a freeze that applies to it. Touching
+windows (one ends as the other starts) do not conflict."""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.utils import timezone
+
+from ..models import Change, ChangeComponent, ChangeStatus, Freeze, Occurrence, overlaps
+
+# A change holds its window from proposal until it is performed and tested; a cancelled,
+# rolled back or done change holds nothing.
+LIVE = [
+    ChangeStatus.DRAFT,
+    ChangeStatus.AWAITING_APPROVAL,
+    ChangeStatus.TO_BE_REVIEWED_BY_BUSINESS,
+    ChangeStatus.TO_BE_RELEASED,
+    ChangeStatus.IN_TESTING,
+]
+
+
+@dataclass(frozen=True)
+class ConflictItem:
+    kind: str  # "change" | "freeze"
+    id: int
+    key: str | None
+    title: str
+    reason: str
+    start: datetime
+    end: datetime
+    hard: bool = False
+
+    def as_dict(self) -> dict:
+        return {
+            "kind": self.kind,
+            "id": self.id,
+            "key": self.key,
+            "title": self.title,
+            "reason": self.reason,
+        }
+
+
+def _when(start: datetime, end: datetime) -> str:
+    s, e = timezone.localtime(start), timezone.localtime(end)
+    same_day = s.date() == e.date()
+    return (
+        f"{s:%Y-%m-%d %H:%M} to {e:%H:%M}"
+        if same_day
+        else f"{s:%Y-%m-%d %H:%M} to {e:%Y-%m-%d %H:%M}"
+    )
+
+
+def _component_map(change_ids: Iterable[int]) -> dict[int, dict[int, str]]:
+    """Change id → {component id: name}, in one query."""
+    out: dict[int, dict[int, str]] = defaultdict(dict)
+    rows = ChangeComponent.objects.filter(change_id__in=list(change_ids)).values_list(
+        "change_id", "component_id", "component__name"
+    )
+    for change_id, component_id, name in rows:
+        out[change_id][component_id] = name
+    return out
+
+
+def _freeze_applies(freeze: Freeze, change: Change, components: set[int]) -> bool:
+    if freeze.organization_id is not None and freeze.organization_id != change.organization_id:
+        return False
+    if freeze.environment_id is not None and freeze.environment_id != change.environment_id:
+        return False
+    return freeze.all_components or bool(components & freeze.component_ids)  # type: ignore[attr-defined]
+
+
+def freezes_over(start: datetime, end: datetime) -> list[tuple[Freeze, list[Occurrence]]]:
+    """Every freeze with a period in [start, end) and those periods (two queries)."""
+    out = []
+    for f in Freeze.objects.touching(start, end).prefetch_related("components"):
+        f.component_ids = {c.pk for c in f.components.all()}  # type: ignore[attr-defined]
+        periods = list(f.occurrences(start, end))
+        if periods:
+            out.append((f, periods))
+    return out
+
+
+def _window(change: Change) -> tuple[datetime, datetime]:
+    start, end = change.window_start, change.window_end
+    if start is None or end is None:  # pragma: no cover - callers keep windowed changes
+        raise ValueError(f"{change.key} has no window.")
+    return start, end
+
+
+def conflicts_of(changes: Sequence[Change]) -> dict[int, list[ConflictItem]]:
+    """The conflicts of each change with a window, by change id, in six queries whatever
+    the number of changes: their components, the live changes overlapping their span with
+    their components, and the freezes over the span with theirs."""
+    windowed = [c for c in changes if c.window_start and c.window_end]
+    result: dict[int, list[ConflictItem]] = {c.pk: [] for c in changes}
+    if not windowed:
+        return result
+    span_start = min(_window(c)[0] for c in windowed)
+    span_end = max(_window(c)[1] for c in windowed)
+    candidates = list(
+        Change.objects.filter(
+            status__in=LIVE,
+            window_start__lt=span_end,
+            window_end__gt=span_start,
+            organization_id__in={c.organization_id for c in windowed},
+            environment_id__in={c.environment_id for c in windowed},
+        ).only("id", "title", "organization_id", "environment_id", "window_start", "window_end")
+    )
+    components = _component_map({c.pk for c in windowed} | {c.pk for c in candidates})
+    # (environment, component) → candidates sorted by start, for a bisect per change.
+    lanes: dict[tuple[int, int], list[tuple[datetime, datetime, Change]]] = defaultdict(list)
+    for other in candidates:
+        for component_id in components.get(other.pk, {}):
+            lanes[(other.environment_id, component_id)].append((*_window(other), other))
+    starts: dict[tuple[int, int], list[datetime]] = {}
+    for lane_key, lane in lanes.items():
+        lane.sort(key=lambda row: (row[0], row[2].pk))
+        starts[lane_key] = [row[0] for row in lane]
+    frozen = freezes_over(span_start, span_end)
+    for change in windowed:
+        start, end = _window(change)
+        mine = components.get(change.pk, {})
+        shared: dict[int, tuple[datetime, datetime, Change, list[str]]] = {}
+        for component_id, name in mine.items():
+            lane_key = (change.environment_id, component_id)
+            lane = lanes.get(lane_key, [])
+            for o_start, o_end, other in lane[: bisect_left(starts.get(lane_key, []), end)]:
+                if other.pk != change.pk and overlaps(start, end, o_start, o_end):
+                    shared.setdefault(other.pk, (o_start, o_end, other, []))[3].append(name)
+        items = [
+            ConflictItem(
+                kind="change",
+                id=other.pk,
+                key=other.key,
+                title=other.title,
+                reason=(
+                    f"{other.key}'s window ({_when(o_start, o_end)}) "
+                    f"overlaps on {', '.join(sorted(names))}."
+                ),
+                start=max(start, o_start),
+                end=min(end, o_end),
+            )
+            for o_start, o_end, other, names in shared.values()
+        ]
+        for freeze, periods in frozen:
+            if not _freeze_applies(freeze, change, set(mine)):
+                continue
+            for period in periods:
+                if overlaps(start, end, period.start, period.end):
+                    items.append(
+                        ConflictItem(
+                            kind="freeze",
+                            id=freeze.pk,
+                            key=None,
+                            title=freeze.title,
+                            reason=(
+                                f"{freeze.kind} {_when(period.start, period.end)}"
+                                + (f": {freeze.reason}" if freeze.reason else "")
+                                + (
+                                    " Performing inside it is refused."
+                                    if freeze.hard
+                                    else " Performing inside it is discouraged."
+                                )
+                            ),
+                            start=period.start,
+                            end=period.end,
+                            hard=freeze.hard,
+                        )
+                    )
+                    break
+        result[change.pk] = sorted(items, key=lambda i: (i.start, i.kind, i.id))
+    return result
+
+
+def conflicts_of_one(change: Change) -> list[ConflictItem]:
+    return conflicts_of([change])[change.pk]
