@@ -14,7 +14,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from tickets.errors import NotVisible
-from tickets.models import Change, ChecklistItem, Ticket, User, deployment_gate
+from tickets.models import (
+    Change,
+    ChangeComponent,
+    ChecklistItem,
+    Ticket,
+    User,
+    deployment_gate,
+)
 from tickets.selectors import changes_visible_to
 
 from .fields import StrictCharField, parse_path_ref
@@ -96,6 +103,10 @@ class ChangeGateView(APIView):
                     ),
                 ),
                 Prefetch("tickets", queryset=Ticket.objects.all()),
+                Prefetch(
+                    "change_components",
+                    queryset=ChangeComponent.objects.only("id", "change_id", "component_id"),
+                ),
             )
             .first()
             if pk is not None

@@ -145,6 +145,7 @@ RANGE = [
 
 class CalendarView(_ScheduleView):
     serializer_class = CalendarEntrySerializer
+    pagination_class = None  # type: ignore[assignment]  # a range, bounded: not paged
     error_statuses = ["400", "401", "429"]
 
     @extend_schema(
@@ -198,7 +199,11 @@ def _int_param(q: Any, name: str) -> int | None:
 class FreezeListView(_ScheduleView):
     serializer_class = FreezeSerializer
 
-    @extend_schema(operation_id="freezes_list", summary="Freezes you may see")
+    @extend_schema(
+        operation_id="freezes_list",
+        summary="Freezes you may see",
+        responses=FreezeSerializer(many=True),
+    )
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(_freezes(self.me).order_by("start", "id"))
         return self.get_paginated_response(FreezeSerializer(page, many=True).data)

@@ -66,9 +66,6 @@ def parse_rrule(text: str, start: datetime, tz: str) -> recurrence.rrule:
         raise ValueError("Give one recurrence rule.")
     if rule._freq not in RRULE_FREQUENCIES:
         raise ValueError("A freeze repeats at most daily: FREQ=DAILY, WEEKLY, MONTHLY or YEARLY.")
-    until = rule._until
-    if until is not None and until.tzinfo is None:
-        raise ValueError("UNTIL must be a UTC time (ending in Z), as RFC 5545 asks.")
     return rule
 
 

@@ -1,8 +1,9 @@
 """The deployment gate (API.md, "Deployment gate and webhooks"): may a pipeline deploy this
 change now, and if not, every reason why, each a sentence the pipeline prints.
 
-Pure: it reads the change and what is prefetched on it (its environment, checklist and
-attached tickets, through `.all()`), takes the time as an argument, and writes nothing.
+It reads the change and what is prefetched on it (its environment, components, checklist
+and attached tickets, through `.all()`) and the freezes in force, takes the time as an
+argument, and writes nothing.
 The conditions are those of `perform` (the same guards, so one rule) plus the two a
 pipeline adds: the time is inside the agreed window, and the environment it deploys to is
 the change's.
@@ -36,13 +37,13 @@ def moment(at: datetime) -> str:
 
 
 def freeze_reasons(change: Change, *, now: datetime, environment: str) -> list[str]:
-    """Hard freezes covering `now` on `environment` (API.md: "no hard freeze").
+    """Hard freezes covering `now` that apply to the change (API.md: "no hard freeze"),
+    one sentence each ("Production is frozen until ... (title): reason."). The only part
+    of the gate that queries: the freezes of the moment, one query."""
+    from .freezes import hard_freezes_in_force
+    from .guards import freeze_sentence
 
-    The seam for the freeze calendar, which does not exist yet: when it does, this asks
-    it and returns one sentence per freeze in force ("Production is frozen until ...:
-    <reason>."). Until then no freeze can be declared, so none refuses a deployment.
-    """
-    return []
+    return [freeze_sentence(o) for o in hard_freezes_in_force(change, now)]
 
 
 def gate_reasons(change: Change, *, now: datetime, environment: str | None = None) -> list[str]:

@@ -413,6 +413,10 @@ def change_transition(
     obj = access_change(by, change, lock=True)
     override = str(params.pop("override_reason", "") or "").strip()
     overridden = _freeze_override(obj, by, override) if name == "perform" and override else []
+    if overridden:
+        titles = ", ".join(f"'{p.freeze.title}'" for p in overridden)
+        note = f"Performed inside the hard freeze {titles}, overridden: {override}"
+        comment = f"{comment}\n\n{note}" if comment else note
     step = _take(obj, name, by=by, comment=comment, **params)
     for period in overridden:
         FreezeOverride.objects.create(

@@ -170,14 +170,11 @@ class ChangeViewSet(WorkflowViewSet):
             self._edit(change.pk, fields, related)
         return self._respond(change.pk)
 
-    def get_serializer(self, *args: Any, **kwargs: Any) -> Any:
-        """A page of changes: their conflicts in one go, not a few queries per row."""
-        if kwargs.get("many") and args:
-            rows = list(args[0])
-            context = kwargs.setdefault("context", self.get_serializer_context())
-            context["conflicts"] = conflicts_of(rows)
-            args = (rows, *args[1:])
-        return super().get_serializer(*args, **kwargs)
+    def list(self, request: Request) -> Response:
+        """A page of changes, with their conflicts computed for the page at once."""
+        rows = list(self.paginate_queryset(self.filter_queryset(self.get_queryset())) or [])
+        data = s.ChangeSerializer(rows, many=True, context={"conflicts": conflicts_of(rows)})
+        return self.get_paginated_response(data.data)
 
     def _transition(self, pk: int, name: str, given: dict[str, Any]) -> None:
         if "override_reason" in given and name != "perform":
