@@ -106,12 +106,20 @@ def window_proposed(*, change: Change, by: User) -> None:
     window = content.format_window(
         change.window_start, change.window_end, change.organization.timezone
     )
+    from tickets.scheduling import conflicts_of_one
+
+    details = f"{_name(by)} proposed: {window}."
+    conflicts = conflicts_of_one(change)
+    if conflicts:
+        details += " Before agreeing, note the conflicts: " + " ".join(
+            f"{c.title}: {c.reason}" if c.kind == "freeze" else c.reason for c in conflicts
+        )
     _record_notice(
         change,
         agreeing,
         by=by,
         headline="has a deployment window to agree",
-        details=f"{_name(by)} proposed: {window}.",
+        details=details,
         what_to_do="Agree the window on the change, or propose another one.",
     )
 

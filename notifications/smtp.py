@@ -23,7 +23,7 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
 from django.core.mail.message import sanitize_address
 
-from .models import Notification
+from .models import Notification, NotificationKind
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +101,44 @@ def build_message(
     )
     if notification.body_html:
         msg.attach_alternative(notification.body_html, "text/html")
+    if ics := _outage_ics(notification):
+        msg.attach("outage.ics", ics, "text/calendar")
     return msg
+
+
+_WITH_ICS = (
+    NotificationKind.ANNOUNCEMENT,
+    NotificationKind.REMINDER,
+    NotificationKind.CORRECTION,
+    NotificationKind.CANCELLATION,
+)
+
+
+def _outage_ics(notification: Notification) -> bytes | None:
+    """An announcement, reminder, correction or cancellation carries its window as an
+    `.ics` (issue 14), so end users' calendars hold it, move it and cancel it."""
+    if (
+        notification.kind not in _WITH_ICS
+        or not notification.change_id
+        or notification.window_start is None
+        or notification.window_end is None
+    ):
+        return None
+    from tickets.scheduling.ical import outage_ics
+
+    earlier = Notification.objects.filter(
+        change_id=notification.change_id, kind__in=_WITH_ICS, id__lt=notification.pk
+    )
+    return outage_ics(
+        change_id=notification.change_id,
+        start=notification.window_start,
+        end=notification.window_end,
+        summary=notification.subject,
+        description=notification.body_text,
+        decided=notification.created,
+        sequence=earlier.count(),
+        cancelled=notification.kind == NotificationKind.CANCELLATION,
+    )
 
 
 _LEADING_DOT = re.compile(rb"(?m)^\.")

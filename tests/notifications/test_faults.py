@@ -89,6 +89,10 @@ def test_agreeing_an_outage_window_announces_it_to_every_contact_once(
     paris = timezone.localtime(start, ZoneInfo(cast.acme.timezone))
     assert f"{paris:%H:%M}" in text and "(Europe/Paris)" in text  # the organisation's zone
     assert message.get_body(preferencelist=("html",)) is not None
+    # The window travels as an .ics too (issue 14), through the real SMTP path.
+    (ics,) = [p for p in message.iter_attachments() if p.get_content_type() == "text/calendar"]
+    assert ics.get_filename() == "outage.ics"
+    assert f"UID:outage-change-{change.pk}@" in ics.get_content()
 
     [row] = communications_for_change(change=change)
     assert (row.n_pending, row.n_sent, row.n_failed) == (0, 120, 0)

@@ -121,3 +121,36 @@ def calendar_feed(user: Any, *, base_url: str, now: datetime | None = None) -> b
         cal.add_component(freeze_event(freeze))
     cal.add_missing_timezones()
     return cal.to_ical()
+
+
+def outage_ics(
+    *,
+    change_id: int,
+    start: datetime,
+    end: datetime,
+    summary: str,
+    description: str,
+    decided: datetime,
+    sequence: int,
+    cancelled: bool = False,
+) -> bytes:
+    """The window of an outage communication as an `.ics` attachment: one event per change
+    (its UID stable across the announcement, corrections and the cancellation), so an end
+    user's calendar moves or cancels the event it already holds; `sequence` counts the
+    messages about it before this one."""
+    cal = Calendar()
+    cal.add("prodid", PRODID)
+    cal.add("version", "2.0")
+    cal.add("method", "CANCEL" if cancelled else "PUBLISH")
+    event = Event()
+    event.add("uid", _uid("outage-change", change_id))
+    event.add("sequence", sequence)
+    event.add("dtstamp", decided)
+    event.add("dtstart", start)
+    event.add("dtend", end)
+    event.add("summary", summary)
+    event.add("description", description)
+    event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
+    event.add("transp", "OPAQUE")
+    cal.add_component(event)
+    return cal.to_ical()
