@@ -455,3 +455,7 @@ class SectionEditAdmin(ReadOnlyAdmin):
     list_filter = ("section",)
     list_select_related = ("change", "actor")
     date_hierarchy = "at"
+
+
+# Freezes, overrides and calendar feeds (a module of their own, registered with the rest).
+from . import admin_schedule  # noqa: E402, F401

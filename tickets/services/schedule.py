@@ -146,6 +146,12 @@ def _apply(freeze: Freeze, data: dict[str, Any]) -> list[int] | None:
     return component_ids
 
 
+def check_freeze(freeze: Freeze, data: dict[str, Any]) -> None:
+    """Refuse `data` as `freeze_create`/`freeze_update` would (InvalidInput by field),
+    changing only the unsaved `freeze` given: for a form that shows every problem."""
+    _apply(freeze, data)
+
+
 def _save(freeze: Freeze, component_ids: list[int] | None) -> Freeze:
     freeze.last_end = freeze.compute_last_end()
     if component_ids is not None:
