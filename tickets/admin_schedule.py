@@ -24,7 +24,7 @@ class FreezeForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         """The service's own checks, on a scratch copy: every refusal shown by field."""
-        data = super().clean()
+        data = super().clean() or {}
         if self.errors:
             return data
         scratch = Freeze(

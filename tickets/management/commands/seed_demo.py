@@ -1,6 +1,6 @@
-"""A believable demo desk: two customers, the provider's roles, tickets and changes in
-every status. Everything goes through the service layer, so the demo's history, approvals
-and logs are the ones the product would have written. Running it twice changes nothing."""
+"""A believable demo desk: two customers, the provider's roles, tickets and changes in every
+status, freezes. All through the service layer, so its history, approvals and logs are the
+product's own. Running it twice changes nothing."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from tickets import services
+from tickets.management.demo_schedule import seed_schedule
 from tickets.models import (
     Change,
     Component,
@@ -97,17 +98,13 @@ class Command(BaseCommand):
     # ------------------------------------------------------------------ building blocks
 
     def _seed(self) -> bool:
-        if (
-            Organization.objects.filter(name="Acme Corp").exists()
-            and User.objects.filter(username="alice").exists()
-        ):
+        if User.objects.filter(username="alice", organization__name="Acme Corp").exists():
             return False
         self.now = timezone.now()
         self.users: dict[str, User] = {}
         for username, first, last, roles in PROVIDER_USERS:
             self.users[username] = self._user(username, first, last, **roles)
-        admin = self._user("admin", "Ada", "Admin", is_staff=True, is_superuser=True)
-        self.users["admin"] = admin
+        self.users["admin"] = self._user("admin", "Ada", "Admin", is_staff=True, is_superuser=True)
         self.orgs: dict[str, Organization] = {}
         self.components: dict[str, Component] = {}
         for name, spec in ORGS.items():
@@ -139,6 +136,7 @@ class Command(BaseCommand):
                 )
         self._acme()
         self._globex()
+        seed_schedule(self)  # freezes and a conflict, for the calendar
         return True
 
     def _user(self, username: str, first: str, last: str, **fields: Any) -> User:
