@@ -1,6 +1,7 @@
 """Subscribing webhook endpoints: who may subscribe what, and the URL checked before it
-is stored (addresses.py). The front ends (the API) call these; each returns the endpoint
-or raises one of `tickets.errors`' domain errors."""
+is stored (addresses.py). The front ends (the API, the staff workspace's and the portal's
+webhook pages) call these; each returns the endpoint or raises one of `tickets.errors`'
+domain errors."""
 
 from __future__ import annotations
 
@@ -39,6 +40,20 @@ def access_endpoint(user: User, pk: Any, *, lock: bool = False) -> WebhookEndpoi
     if endpoint is None:
         raise NotVisible(f"No webhook {pk}.")
     return endpoint
+
+
+def event_types_for(user: User) -> list[tuple[str, str]]:
+    """The event types `user` may subscribe, each with what it sends them: every type, but
+    an endpoint a customer user owns never receives an internal comment (`internal`)."""
+    choices = list(WebhookEventType.choices)
+    if user.is_provider:
+        return choices
+    return [
+        (value, "A public comment on a ticket (never an internal note)")
+        if value == WebhookEventType.TICKET_COMMENTED
+        else (value, label)
+        for value, label in choices
+    ]
 
 
 def _events(events: Iterable[str]) -> list[str]:
@@ -131,8 +146,9 @@ def webhook_delete(*, endpoint: WebhookEndpoint | int, by: User) -> None:
 
 
 def deliveries_of(endpoint: WebhookEndpoint) -> QuerySet[WebhookDelivery]:
-    """The delivery log of an endpoint the caller fetched through `access_endpoint`."""
-    return endpoint.deliveries.select_related("event").order_by("-id")
+    """The delivery log of an endpoint the caller fetched through `access_endpoint`, newest
+    first (the events' payloads are not read: the log shows their type)."""
+    return endpoint.deliveries.select_related("event").defer("event__payload").order_by("-id")
 
 
 def webhook_redeliver(
@@ -144,15 +160,13 @@ def webhook_redeliver(
         obj = access_endpoint(
             by, endpoint.pk if isinstance(endpoint, WebhookEndpoint) else endpoint, lock=True
         )
-        original = obj.deliveries.filter(pk=delivery).select_related("event").first()
+        original = obj.deliveries.filter(pk=delivery).first()
         if original is None:
             raise NotVisible(f"No delivery {delivery} of webhook {obj.pk}.")
         if not obj.active:
-            raise WrongState(
-                'The webhook is switched off; switch it on (PATCH {"active": true}) to redeliver.'
-            )
+            raise WrongState("The webhook is switched off; switch it on to redeliver.")
         again = WebhookDelivery.objects.create(
-            endpoint=obj, event=original.event, object_key=original.object_key
+            endpoint=obj, event_id=original.event_id, object_key=original.object_key
         )
         transaction.on_commit(recording.dispatch, robust=True)
     return again
