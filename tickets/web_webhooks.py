@@ -131,6 +131,7 @@ def webhook_create(request: AuthenticatedRequest, pages: Pages) -> HttpResponse:
 
 def webhook_switch(request: AuthenticatedRequest, pages: Pages, pk: int) -> HttpResponse:
     """Switch an endpoint on (`active=1`) or off (anything else)."""
+    subscriptions.access_endpoint(request.user, pk)  # another's is a 404, whatever the method
     back = request.POST.get("next") == "deliveries"
     to = pages.url("webhook_deliveries", pk) if back else pages.url("webhooks")
     if request.method != "POST":
@@ -148,9 +149,9 @@ def webhook_switch(request: AuthenticatedRequest, pages: Pages, pk: int) -> Http
 
 
 def webhook_delete(request: AuthenticatedRequest, pages: Pages, pk: int) -> HttpResponse:
+    endpoint = subscriptions.access_endpoint(request.user, pk)
     if request.method != "POST":
         return redirect(pages.url("webhooks"))
-    endpoint = subscriptions.access_endpoint(request.user, pk)
     subscriptions.webhook_delete(endpoint=endpoint.pk, by=request.user)
     return web.succeed(
         request,
@@ -172,6 +173,7 @@ def webhook_deliveries(request: AuthenticatedRequest, pages: Pages, pk: int) -> 
 def webhook_redeliver(
     request: AuthenticatedRequest, pages: Pages, pk: int, did: int
 ) -> HttpResponse:
+    subscriptions.access_delivery(request.user, pk, did)  # whatever the method
     to = pages.url("webhook_deliveries", pk)
     if request.method != "POST":
         return redirect(to)

@@ -151,18 +151,32 @@ def deliveries_of(endpoint: WebhookEndpoint) -> QuerySet[WebhookDelivery]:
     return endpoint.deliveries.select_related("event").defer("event__payload").order_by("-id")
 
 
+def access_delivery(
+    user: User, endpoint: Any, delivery: Any, *, lock: bool = False
+) -> WebhookDelivery:
+    """Delivery `delivery` of endpoint `endpoint`, both as `user` may see them (with the
+    endpoint's row locked when asked)."""
+    obj = access_endpoint(user, endpoint, lock=lock)
+    found = obj.deliveries.filter(pk=delivery).first() if isinstance(delivery, int) else None
+    if found is None:
+        raise NotVisible(f"No delivery {delivery} of webhook {obj.pk}.")
+    found.endpoint = obj
+    return found
+
+
 def webhook_redeliver(
     *, endpoint: WebhookEndpoint | int, delivery: int, by: User
 ) -> WebhookDelivery:
     """Send a delivery's event again: a new delivery of the same event (the same
     webhook-id, so a receiver that has it already can tell), due now."""
     with transaction.atomic():
-        obj = access_endpoint(
-            by, endpoint.pk if isinstance(endpoint, WebhookEndpoint) else endpoint, lock=True
+        original = access_delivery(
+            by,
+            endpoint.pk if isinstance(endpoint, WebhookEndpoint) else endpoint,
+            delivery,
+            lock=True,
         )
-        original = obj.deliveries.filter(pk=delivery).first()
-        if original is None:
-            raise NotVisible(f"No delivery {delivery} of webhook {obj.pk}.")
+        obj = original.endpoint
         if not obj.active:
             raise WrongState("The webhook is switched off; switch it on to redeliver.")
         again = WebhookDelivery.objects.create(
