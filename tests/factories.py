@@ -9,6 +9,8 @@ import factory
 from django.utils import timezone
 
 from approvals.models import Approval, ApprovalRole, Decision
+from notifications.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from notifications.webhooks.signing import new_secret
 from tickets.models import (
     Change,
     ChangeComponent,
@@ -96,6 +98,40 @@ class ContactFactory(factory.django.DjangoModelFactory[Contact]):
     organization = factory.SubFactory(OrganizationFactory)
     name = factory.Sequence(lambda n: f"End user {n}")
     email = factory.Sequence(lambda n: f"user{n}@enduser.example")
+
+
+class WebhookEndpointFactory(factory.django.DjangoModelFactory[WebhookEndpoint]):
+    """An endpoint of `organization` (None: a provider's global one) owned by `owner`,
+    written straight to the table: the URL is not checked (subscriptions.webhook_create
+    checks it)."""
+
+    class Meta:
+        model = WebhookEndpoint
+
+    organization = factory.SubFactory(OrganizationFactory)
+    owner = factory.SubFactory(
+        CustomerUserFactory, organization=factory.SelfAttribute("..organization")
+    )
+    url = factory.Sequence(lambda n: f"https://hooks{n}.receiver.example/changeprocess")
+    secret = factory.LazyFunction(new_secret)
+
+
+class WebhookDeliveryFactory(factory.django.DjangoModelFactory[WebhookDelivery]):
+    """One event of `object_key` for `endpoint`, with the event written alongside."""
+
+    class Meta:
+        model = WebhookDelivery
+
+    endpoint = factory.SubFactory(WebhookEndpointFactory)
+    object_key = factory.Sequence(lambda n: f"CHG-{n + 1}")
+    event = factory.LazyAttribute(
+        lambda d: WebhookEvent.objects.create(
+            type="change.updated",
+            object_key=d.object_key,
+            organization_id=d.endpoint.organization_id or OrganizationFactory().pk,
+            payload={"type": "change.updated", "timestamp": None, "data": {}},
+        )
+    )
 
 
 class TicketFactory(factory.django.DjangoModelFactory[Ticket]):

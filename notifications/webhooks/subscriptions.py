@@ -1,6 +1,7 @@
 """Subscribing webhook endpoints: who may subscribe what, and the URL checked before it
-is stored (addresses.py). The front ends (the API) call these; each returns the endpoint
-or raises one of `tickets.errors`' domain errors."""
+is stored (addresses.py). The front ends (the API, the staff workspace's and the portal's
+webhook pages) call these; each returns the endpoint or raises one of `tickets.errors`'
+domain errors."""
 
 from __future__ import annotations
 
@@ -39,6 +40,20 @@ def access_endpoint(user: User, pk: Any, *, lock: bool = False) -> WebhookEndpoi
     if endpoint is None:
         raise NotVisible(f"No webhook {pk}.")
     return endpoint
+
+
+def event_types_for(user: User) -> list[tuple[str, str]]:
+    """The event types `user` may subscribe, each with what it sends them: every type, but
+    an endpoint a customer user owns never receives an internal comment (`internal`)."""
+    choices = list(WebhookEventType.choices)
+    if user.is_provider:
+        return choices
+    return [
+        (value, "A public comment on a ticket (never an internal note)")
+        if value == WebhookEventType.TICKET_COMMENTED
+        else (value, label)
+        for value, label in choices
+    ]
 
 
 def _events(events: Iterable[str]) -> list[str]:
@@ -131,8 +146,22 @@ def webhook_delete(*, endpoint: WebhookEndpoint | int, by: User) -> None:
 
 
 def deliveries_of(endpoint: WebhookEndpoint) -> QuerySet[WebhookDelivery]:
-    """The delivery log of an endpoint the caller fetched through `access_endpoint`."""
-    return endpoint.deliveries.select_related("event").order_by("-id")
+    """The delivery log of an endpoint the caller fetched through `access_endpoint`, newest
+    first (the events' payloads are not read: the log shows their type)."""
+    return endpoint.deliveries.select_related("event").defer("event__payload").order_by("-id")
+
+
+def access_delivery(
+    user: User, endpoint: Any, delivery: Any, *, lock: bool = False
+) -> WebhookDelivery:
+    """Delivery `delivery` of endpoint `endpoint`, both as `user` may see them (with the
+    endpoint's row locked when asked)."""
+    obj = access_endpoint(user, endpoint, lock=lock)
+    found = obj.deliveries.filter(pk=delivery).first() if isinstance(delivery, int) else None
+    if found is None:
+        raise NotVisible(f"No delivery {delivery} of webhook {obj.pk}.")
+    found.endpoint = obj
+    return found
 
 
 def webhook_redeliver(
@@ -141,18 +170,17 @@ def webhook_redeliver(
     """Send a delivery's event again: a new delivery of the same event (the same
     webhook-id, so a receiver that has it already can tell), due now."""
     with transaction.atomic():
-        obj = access_endpoint(
-            by, endpoint.pk if isinstance(endpoint, WebhookEndpoint) else endpoint, lock=True
+        original = access_delivery(
+            by,
+            endpoint.pk if isinstance(endpoint, WebhookEndpoint) else endpoint,
+            delivery,
+            lock=True,
         )
-        original = obj.deliveries.filter(pk=delivery).select_related("event").first()
-        if original is None:
-            raise NotVisible(f"No delivery {delivery} of webhook {obj.pk}.")
+        obj = original.endpoint
         if not obj.active:
-            raise WrongState(
-                'The webhook is switched off; switch it on (PATCH {"active": true}) to redeliver.'
-            )
+            raise WrongState("The webhook is switched off; switch it on to redeliver.")
         again = WebhookDelivery.objects.create(
-            endpoint=obj, event=original.event, object_key=original.object_key
+            endpoint=obj, event_id=original.event_id, object_key=original.object_key
         )
         transaction.on_commit(recording.dispatch, robust=True)
     return again

@@ -18,6 +18,7 @@ LISTS = [
     *[f"/portal/changes/?show={s}" for s in ("action", "open", "closed", "all")],
     "/portal/contacts/",
     "/portal/notifications/",
+    "/portal/webhooks/",
 ]
 
 
@@ -33,6 +34,8 @@ def test_bob_gets_404_on_acmes_urls_and_never_sees_acme(cast, page_for, shot) ->
         acme.own_ticket.title,
         acme.contact.email,
         acme.notice.notification.subject,
+        acme.webhook.url,
+        acme.webhook.secret,
         "Acme",
     ]
     bob = page_for("bob")
@@ -50,7 +53,13 @@ def test_bob_gets_404_on_acmes_urls_and_never_sees_acme(cast, page_for, shot) ->
     for pattern in LIST_PATTERNS:
         assert any(u.split("?")[0] == f"/portal/{pattern.pattern}" for u in LISTS) or (
             pattern.name
-            in ("ticket_new", "contact_add", "contacts_import", "notifications_read_all")
+            in (
+                "ticket_new",
+                "contact_add",
+                "contacts_import",
+                "notifications_read_all",
+                "webhook_create",
+            )
         ), f"list {pattern.name} is not visited"
     for url in LISTS:
         response = bob.goto(url)

@@ -14,7 +14,7 @@ import re
 import pytest
 from django.urls import reverse
 
-from notifications.models import Delivery
+from notifications.models import Delivery, WebhookDelivery, WebhookEndpoint
 from tests.factories import NEXT_YEAR
 from tests.portal.world import (
     LIST_PATTERNS,
@@ -54,6 +54,8 @@ def _snapshot(org: Org) -> tuple:
         Contact.objects.filter(organization=org.change.organization).count(),
         Delivery.objects.get(pk=org.notice.pk).read_at,
         list(org.own_ticket.attachments.values_list("pk", flat=True)),
+        list(WebhookEndpoint.objects.filter(pk=org.webhook.pk).values_list("active", "url")),
+        WebhookDelivery.objects.filter(endpoint=org.webhook).count(),
     )
 
 
@@ -85,7 +87,11 @@ NESTED = [p for p in OBJECT_PATTERNS if len(set(p.pattern.converters) - {"name"}
 @pytest.mark.parametrize("method", ["get", "post"])
 def test_own_change_does_not_open_acmes_inner_objects(world, bob_client, pattern, method) -> None:
     acme, globex = world.acme, world.globex
-    values = {**url_values(acme), "ref": globex.change.key}
+    values = {
+        **url_values(acme),
+        "ref": globex.change.key,
+        ("webhook_redeliver", "pk"): globex.webhook.pk,
+    }
     before = _snapshot(acme)
     url = reverse(f"portal:{pattern.name}", kwargs=url_kwargs(pattern, values))
     response = getattr(bob_client, method)(url, POST_DATA if method == "post" else None)
@@ -115,6 +121,7 @@ LISTS = [
     *[f"/portal/changes/?show={s}" for s in ("action", "open", "closed", "all")],
     "/portal/contacts/",
     "/portal/notifications/",
+    "/portal/webhooks/",
 ]
 
 
@@ -127,6 +134,7 @@ def test_list_urls_cover_every_list_pattern() -> None:
             "contact_add",
             "contacts_import",
             "notifications_read_all",
+            "webhook_create",
         ):
             continue  # a form, or an action on the user's own rows
         assert url in covered, f"{url} is not checked by test_bobs_lists_never_show_acme"
@@ -142,6 +150,7 @@ def test_bobs_lists_never_show_acme(world, bob_client, url) -> None:
     for key in (acme.change.key, acme.ticket.key, acme.own_ticket.key):
         assert not re.search(rf"{key}\b", html), f"{key} shown to bob on {url}"
     assert acme.contact.email not in html
+    assert acme.webhook.url not in html and acme.webhook.secret not in html
     assert "Acme" not in html
     page = response.context.get("page")
     if page is not None:
@@ -158,3 +167,4 @@ def test_bob_sees_his_own(world, bob_client) -> None:
     assert globex.contact.email in bob_client.get("/portal/contacts/").content.decode()
     notices = bob_client.get("/portal/notifications/").content.decode()
     assert globex.notice.notification.subject in notices
+    assert globex.webhook.url in bob_client.get("/portal/webhooks/").content.decode()

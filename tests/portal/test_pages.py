@@ -23,6 +23,7 @@ PAGES = [
     "/portal/changes/",
     "/portal/contacts/",
     "/portal/notifications/",
+    "/portal/webhooks/",
 ]
 
 
@@ -37,9 +38,8 @@ def test_anonymous_users_are_sent_to_the_login(db, url) -> None:
 @pytest.mark.parametrize("pattern", portal_urls.urlpatterns, ids=lambda p: p.name)
 def test_provider_staff_are_sent_to_their_workspace(cast, client, pattern) -> None:
     client.force_login(cast.agent)
-    kwargs = {
-        arg: 1 if arg in ("pk", "scenario", "item") else "x" for arg in pattern.pattern.converters
-    }
+    ints = ("pk", "scenario", "item", "did")
+    kwargs = {arg: 1 if arg in ints else "x" for arg in pattern.pattern.converters}
     response = client.get(reverse(f"portal:{pattern.name}", kwargs=kwargs))
     assert response.status_code == 302
     assert response["Location"] == "/staff/"

@@ -9,8 +9,21 @@ from typing import Any
 from django.core.files.base import ContentFile
 from django.urls import reverse
 
-from notifications.models import Delivery, Notification, NotificationKind
-from tests.factories import ChangeFactory, ContactFactory, TicketCommentFactory, TicketFactory
+from notifications.models import (
+    Delivery,
+    Notification,
+    NotificationKind,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+from tests.factories import (
+    ChangeFactory,
+    ContactFactory,
+    TicketCommentFactory,
+    TicketFactory,
+    WebhookDeliveryFactory,
+    WebhookEndpointFactory,
+)
 from tickets import services
 from tickets.models import Attachment, Change, Contact, Ticket
 from tickets.portal import urls as portal_urls
@@ -27,6 +40,8 @@ class Org:
     contact: Contact
     notice: Delivery  # an action notice to the customer user
     attachment: Attachment  # a file on the customer's own ticket
+    webhook: WebhookEndpoint  # the customer user's endpoint
+    webhook_delivery: WebhookDelivery  # one event sent to it
 
 
 def org_objects(cast: Any, org: Any, customer: Any) -> Org:
@@ -45,6 +60,7 @@ def org_objects(cast: Any, org: Any, customer: Any) -> Org:
     notice = Delivery.objects.create(
         notification=notification, user=customer, recipient=customer.email
     )
+    webhook = WebhookEndpointFactory(organization=org, owner=customer)
     return Org(
         change=change,
         ticket=ticket,
@@ -54,6 +70,8 @@ def org_objects(cast: Any, org: Any, customer: Any) -> Org:
         attachment=services.attachment_add(
             by=customer, ticket=own.pk, file=ContentFile(b"screenshot", name="shot.txt")
         ),
+        webhook=webhook,
+        webhook_delivery=WebhookDeliveryFactory(endpoint=webhook, object_key=change.key),
     )
 
 
@@ -85,6 +103,11 @@ def url_values(org: Org) -> dict[tuple[str, str] | str, object]:
         ("attachment_download", "pk"): org.attachment.pk,
         ("attachment_delete", "pk"): org.attachment.pk,
         ("ticket_attachment_add", "ref"): org.own_ticket.key,
+        ("webhook_switch", "pk"): org.webhook.pk,
+        ("webhook_delete", "pk"): org.webhook.pk,
+        ("webhook_deliveries", "pk"): org.webhook.pk,
+        ("webhook_redeliver", "pk"): org.webhook.pk,
+        "did": org.webhook_delivery.pk,
         "ref": org.change.key,
         "ticket": org.ticket.key,
         "scenario": org.change.scenarios.get(kind="progression").pk,

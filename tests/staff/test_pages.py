@@ -22,6 +22,7 @@ def _pages(desk) -> list[tuple[str, str]]:
         (reverse("staff:change_board"), "Change board"),
         (reverse("staff:change_new"), "New change"),
         (reverse("staff:workflows"), "Workflows"),
+        (reverse("staff:webhooks"), "Subscribe a webhook"),
         (reverse("password_change"), "Change your password"),
         (reverse("api_tokens"), "API tokens"),
     ]

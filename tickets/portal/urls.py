@@ -7,7 +7,7 @@ method; action URLs take POST, and a GET on one leads back to its page.
 
 from django.urls import path
 
-from .views import attachments, changes, contacts, home, tickets
+from .views import attachments, changes, contacts, home, tickets, webhooks
 
 app_name = "portal"
 
@@ -68,4 +68,14 @@ urlpatterns = [
     path("notifications/", home.notifications, name="notifications"),
     path("notifications/read/", home.notifications_read_all, name="notifications_read_all"),
     path("notifications/<int:pk>/read/", home.notification_read, name="notification_read"),
+    path("webhooks/", webhooks.webhook_list, name="webhooks"),
+    path("webhooks/new/", webhooks.webhook_create, name="webhook_create"),
+    path("webhooks/<int:pk>/switch/", webhooks.webhook_switch, name="webhook_switch"),
+    path("webhooks/<int:pk>/delete/", webhooks.webhook_delete, name="webhook_delete"),
+    path("webhooks/<int:pk>/deliveries/", webhooks.webhook_deliveries, name="webhook_deliveries"),
+    path(
+        "webhooks/<int:pk>/deliveries/<int:did>/redeliver/",
+        webhooks.webhook_redeliver,
+        name="webhook_redeliver",
+    ),
 ]

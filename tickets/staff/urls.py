@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from .views import account, attachments, changes, dashboard, editor, tickets
+from .views import account, attachments, changes, dashboard, editor, tickets, webhooks
 
 app_name = "staff"
 
@@ -66,6 +66,16 @@ urlpatterns = [
     ),
     path("attachments/<int:pk>/delete/", attachments.attachment_delete, name="attachment_delete"),
     path("workflows/", account.workflows, name="workflows"),
+    path("webhooks/", webhooks.webhook_list, name="webhooks"),
+    path("webhooks/new/", webhooks.webhook_create, name="webhook_create"),
+    path("webhooks/<int:pk>/switch/", webhooks.webhook_switch, name="webhook_switch"),
+    path("webhooks/<int:pk>/delete/", webhooks.webhook_delete, name="webhook_delete"),
+    path("webhooks/<int:pk>/deliveries/", webhooks.webhook_deliveries, name="webhook_deliveries"),
+    path(
+        "webhooks/<int:pk>/deliveries/<int:did>/redeliver/",
+        webhooks.webhook_redeliver,
+        name="webhook_redeliver",
+    ),
 ]
 
 # Included at /accounts/ without a namespace: Django's auth views reverse these names.
