@@ -110,7 +110,18 @@ def conflicts_of(changes: Sequence[Change]) -> dict[int, list[ConflictItem]]:
             window_end__gt=span_start,
             organization_id__in={c.organization_id for c in windowed},
             environment_id__in={c.environment_id for c in windowed},
-        ).only("id", "title", "organization_id", "environment_id", "window_start", "window_end")
+        )
+        # `status` too: ConcurrentTransitionMixin reads it as each row is loaded (one
+        # query per candidate when it is deferred).
+        .only(
+            "id",
+            "title",
+            "status",
+            "organization_id",
+            "environment_id",
+            "window_start",
+            "window_end",
+        )
     )
     components = _component_map({c.pk for c in windowed} | {c.pk for c in candidates})
     # (environment, component) → candidates sorted by start, for a bisect per change.
