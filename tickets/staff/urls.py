@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from .views import account, attachments, changes, dashboard, editor, tickets
+from .views import account, attachments, calendar, changes, dashboard, editor, tickets
 
 app_name = "staff"
 
@@ -66,6 +66,12 @@ urlpatterns = [
     ),
     path("attachments/<int:pk>/delete/", attachments.attachment_delete, name="attachment_delete"),
     path("workflows/", account.workflows, name="workflows"),
+    path("calendar/", calendar.calendar, name="calendar"),
+    path("calendar/feed/", calendar.calendar_feed, name="calendar_feed"),
+    path("freezes/", calendar.freeze_list, name="freeze_list"),
+    path("freezes/new/", calendar.freeze_new, name="freeze_new"),
+    path("freezes/<int:pk>/", calendar.freeze_detail, name="freeze_detail"),
+    path("freezes/<int:pk>/delete/", calendar.freeze_delete, name="freeze_delete"),
 ]
 
 # Included at /accounts/ without a namespace: Django's auth views reverse these names.
