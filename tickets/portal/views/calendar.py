@@ -5,7 +5,7 @@ month, week or agenda; and the user's secret calendar feed."""
 from __future__ import annotations
 
 from django.http import HttpResponse
-from django.views.decorators.http import require_POST
+from django.shortcuts import redirect
 
 from ... import calendar_page
 from ...selectors import components_visible_to
@@ -32,9 +32,10 @@ def calendar(request: AuthenticatedRequest) -> HttpResponse:
     return _page(request, "calendar/calendar.html", context)
 
 
-@require_POST
 @customer_portal
 def calendar_feed(request: AuthenticatedRequest) -> HttpResponse:
+    if request.method != "POST":
+        return redirect("portal:calendar")
     return calendar_page.feed_post(
         request,
         render=lambda context, status: _page(request, "calendar/feed.html", context, status),
