@@ -75,7 +75,7 @@ def build_world(cast) -> World:
     hard = freeze_create(
         by=cast.ops,
         title="Acme year-end closing",
-        reason="Quarter close",
+        reason="Quarter close.",
         start=day - timedelta(hours=2),
         end=day + timedelta(hours=6),
         timezone="Europe/Paris",

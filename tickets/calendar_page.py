@@ -64,7 +64,7 @@ class CalendarFilterForm(forms.Form):
         choices=[], coerce=int, required=False, empty_value=None, label="Component"
     )
     status = forms.ChoiceField(
-        choices=[("", "Any status but cancelled"), *ChangeStatus.choices],
+        choices=[("", "Any but cancelled"), *ChangeStatus.choices],
         required=False,
         label="Status",
     )
