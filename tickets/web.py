@@ -168,6 +168,7 @@ class Refusal:
     fields: dict[str, list[str]] = field(default_factory=dict)
     comment: str = ""
     resolution: str = ""
+    override_reason: str = ""
 
 
 def take_transition(
@@ -182,6 +183,11 @@ def take_transition(
     comment = data.get("comment", "")
     needs = workflow.transition_customs(type(subject)).get(name, {}).get("needs", ())
     params = {n: data.get(n) or "" for n in needs if n != "comment" and n in form.fields}
+    # Performing inside a hard freeze: operations management's reason for the override
+    # (the service decides who may give one, and whether a freeze is in force).
+    override = (data.get("override_reason") or "").strip() if name == "perform" else ""
+    if override:
+        params["override_reason"] = override
     try:
         if isinstance(subject, Change):
             services.change_transition(
@@ -199,6 +205,7 @@ def take_transition(
             fields=exc.fields,
             comment=comment,
             resolution=data.get("resolution") or "",
+            override_reason=override,
         )
     return None
 

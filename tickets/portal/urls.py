@@ -7,7 +7,7 @@ method; action URLs take POST, and a GET on one leads back to its page.
 
 from django.urls import path
 
-from .views import attachments, changes, contacts, home, tickets, webhooks
+from .views import attachments, calendar, changes, contacts, home, tickets, webhooks
 
 app_name = "portal"
 
@@ -61,6 +61,8 @@ urlpatterns = [
         name="attachment_download",
     ),
     path("attachments/<int:pk>/delete/", attachments.attachment_delete, name="attachment_delete"),
+    path("calendar/", calendar.calendar, name="calendar"),
+    path("calendar/feed/", calendar.calendar_feed, name="calendar_feed"),
     path("contacts/", contacts.contacts, name="contacts"),
     path("contacts/add/", contacts.contact_add, name="contact_add"),
     path("contacts/import/", contacts.contacts_import, name="contacts_import"),

@@ -269,6 +269,7 @@ class TransitionForm(forms.Form):
     comment = TextArea(label="Comment", rows=3)
     role = forms.CharField(required=False, max_length=40)
     resolution = forms.CharField(required=False, max_length=40)
+    override_reason = forms.CharField(required=False, max_length=NOTE_MAX)
 
 
 # --------------------------------------------------------------------------- changes

@@ -3,7 +3,16 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from .views import account, attachments, changes, dashboard, editor, tickets, webhooks
+from .views import (
+    account,
+    attachments,
+    calendar,
+    changes,
+    dashboard,
+    editor,
+    tickets,
+    webhooks,
+)
 
 app_name = "staff"
 
@@ -76,6 +85,12 @@ urlpatterns = [
         webhooks.webhook_redeliver,
         name="webhook_redeliver",
     ),
+    path("calendar/", calendar.calendar, name="calendar"),
+    path("calendar/feed/", calendar.calendar_feed, name="calendar_feed"),
+    path("freezes/", calendar.freeze_list, name="freeze_list"),
+    path("freezes/new/", calendar.freeze_new, name="freeze_new"),
+    path("freezes/<int:pk>/", calendar.freeze_detail, name="freeze_detail"),
+    path("freezes/<int:pk>/delete/", calendar.freeze_delete, name="freeze_delete"),
 ]
 
 # Included at /accounts/ without a namespace: Django's auth views reverse these names.

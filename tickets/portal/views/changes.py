@@ -21,6 +21,7 @@ from ...models import (
     TestScenario,
     Ticket,
 )
+from ...scheduling import conflicts_of_one
 from ...selectors import (
     access_change,
     access_ticket,
@@ -212,6 +213,12 @@ def _change_page(
             "checklist_open": change.can_fill_checklist(request.user),
             # While the customer may perform it, the checks are what stands in the way.
             "checklist_first": any(o.name == "perform" for o in options),
+            "conflicts": conflicts_of_one(change) if change.window_start else [],
+            "calendar_url": (
+                reverse("portal:calendar") + f"?view=week&date={window_start.date().isoformat()}"
+                if window_start
+                else ""
+            ),
             "approvals": approvals_panel(change=change),
             "log": [
                 {

@@ -24,13 +24,16 @@ from ...models import (
     ChangeStatus,
     ChecklistItem,
     ComponentVersion,
+    Occurrence,
     Resolution,
     SectionEdit,
     TestScenario,
     Ticket,
     User,
+    hard_freezes_in_force,
 )
 from ...pagination import capped_counts
+from ...scheduling import conflicts_of_one
 from ...selectors import (
     access_change,
     access_ticket,
@@ -282,6 +285,7 @@ def _change_page(
         )
     item_forms = item_forms or {}
     result_forms = result_forms or {}
+    conflicts = conflicts_of_one(change) if change.window_start else []
     context = {
         "nav": "changes",
         "change": change,
@@ -330,8 +334,37 @@ def _change_page(
         "diagram": diagram_svg.render(Change, change.status),
         "resolution_choices": Resolution.choices,
         "transition_url": "staff:change_transition",
+        "conflicts": conflicts,
+        "calendar_url": calendar_link(change),
+        "freeze_override": _freeze_override(change, user, options),
     }
     return web.render_page(request, "staff/changes/detail.html", context, status)
+
+
+def calendar_link(change: Change) -> str:
+    """The week of the change's window on the calendar."""
+    if change.window_start is None:
+        return ""
+    day = timezone.localtime(change.window_start).date().isoformat()
+    return reverse("staff:calendar") + f"?view=week&date={day}"
+
+
+def _freeze_override(change: Change, user: User, options: list[Any]) -> list[Occurrence]:
+    """The hard freezes an operations manager may override to perform the change now: when
+    the freeze is all that blocks `perform` (the domain's options are asked again as with
+    an override given, as the service would take it)."""
+    perform = next((o for o in options if o.name == "perform"), None)
+    if perform is None or perform.allowed or not user.is_operations_manager:
+        return []
+    frozen = hard_freezes_in_force(change, timezone.now())
+    if not frozen:
+        return []
+    change.freeze_override = "?"  # type: ignore[attr-defined]
+    try:
+        again = next((o for o in workflow.options(change, user) if o.name == "perform"), None)
+    finally:
+        del change.freeze_override  # type: ignore[attr-defined]
+    return frozen if again is not None and again.allowed else []
 
 
 @staff_view

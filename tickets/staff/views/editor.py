@@ -20,6 +20,7 @@ from ...models import (
     Ticket,
     User,
 )
+from ...scheduling import conflicts_of_one
 from ...selectors import (
     components_visible_to,
     tickets_attachable_to,
@@ -31,7 +32,7 @@ from ..forms import (
     ComponentsForm,
     ScenarioFormSet,
 )
-from .changes import _change
+from .changes import _change, calendar_link
 from .common import StaffRequest, staff_view
 
 
@@ -234,6 +235,8 @@ def change_edit(request: StaffRequest, ref: str) -> HttpResponse:
         "ticket_search": search,
         "submit_option": submit,
         "approvals_given": change.edits_dismiss_approvals(),
+        "conflicts": conflicts_of_one(change) if change.window_start else [],
+        "calendar_url": calendar_link(change),
     }
     return web.render_page(request, "staff/changes/edit.html", context, status)
 
