@@ -22,7 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from .models import CalendarFeed, ChangeStatus, Component, Environment, Organization
-from .scheduling import CalendarEntry, calendar_entries
+from .scheduling import CalendarEntry, calendar_entries, conflicts_of
 from .services import schedule
 from .web import succeed
 
@@ -281,6 +281,7 @@ def build(user: Any, form: CalendarFilterForm, *, keep: tuple[str, ...]) -> Cale
         environment=environment.pk if environment else None,
         component=form.value("component"),
         statuses=[status] if status else None,
+        with_conflicts=False,
     )
     limit = {"month": MONTH_DAY_LIMIT, "week": WEEK_DAY_LIMIT}.get(view, AGENDA_LIMIT)
     by_day = {
@@ -301,6 +302,10 @@ def build(user: Any, form: CalendarFilterForm, *, keep: tuple[str, ...]) -> Cale
             d.limit = max(0, min(len(d.entries), budget))
             budget -= d.limit
             truncated += d.more
+    # Conflicts of what is shown only (a busy month holds thousands of windows).
+    shown = {e.change.pk: e for d in by_day.values() for e in d.shown if e.change is not None}
+    for pk, items in conflicts_of([e.change for e in shown.values() if e.change]).items():
+        shown[pk].conflicts = items
     query = {name: str(form.data.get(name, "")) for name in keep if form.data.get(name)}
     page = CalendarPage(
         view=view,

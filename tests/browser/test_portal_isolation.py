@@ -19,6 +19,8 @@ LISTS = [
     "/portal/contacts/",
     "/portal/notifications/",
     "/portal/webhooks/",
+    "/portal/calendar/",
+    "/portal/calendar/?view=agenda",
 ]
 
 
@@ -59,6 +61,7 @@ def test_bob_gets_404_on_acmes_urls_and_never_sees_acme(cast, page_for, shot) ->
                 "contacts_import",
                 "notifications_read_all",
                 "webhook_create",
+                "calendar_feed",
             )
         ), f"list {pattern.name} is not visited"
     for url in LISTS:

@@ -23,6 +23,7 @@ import random
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urlencode, urlparse
@@ -43,10 +44,13 @@ from tests.factories import (
     ContactFactory,
     TicketCommentFactory,
     TicketFactory,
+    WebhookDeliveryFactory,
+    WebhookEndpointFactory,
     propose_window,
 )
 from tickets import services, workflow
 from tickets.models import Change, Ticket
+from tickets.services import schedule
 
 MAX_EXAMPLES = int(os.environ.get("FORM_FUZZ_EXAMPLES", "3"))
 
@@ -108,6 +112,24 @@ def _world(cast: Any) -> World:
             by=cast.agent, change=changes[0].pk, file=ContentFile(b"a plan", name="plan.txt")
         ).pk,
     ]
+    freeze = schedule.freeze_create(
+        by=cast.ops,
+        title="Quarter close",
+        start=changes[0].created + timedelta(days=3),
+        end=changes[0].created + timedelta(days=4),
+    )
+    staff_hook = WebhookEndpointFactory(owner=cast.agent, organization=None)
+    portal_hook = WebhookEndpointFactory(owner=cast.alice, organization=cast.alice.organization)
+    hooks = {
+        "staff": {
+            "pk": [staff_hook.pk],
+            "did": [WebhookDeliveryFactory(endpoint=staff_hook).pk],
+        },
+        "portal": {
+            "pk": [portal_hook.pk],
+            "did": [WebhookDeliveryFactory(endpoint=portal_hook).pk],
+        },
+    }
     world = World(cast=cast, changes=changes, tickets=tickets)
     change_transitions = sorted({t.name for t in workflow.transitions_of(Change)})
     ticket_transitions = sorted({t.name for t in workflow.transitions_of(Ticket)})
@@ -121,7 +143,10 @@ def _world(cast: Any) -> World:
         "staff:change": {"ref": [c.key for c in changes], "name": change_transitions},
         "staff:notice": {"notice": [notices[cast.agent.pk]]},
         "staff:attachment": {"pk": files},
+        "staff:freeze": {"pk": [freeze.pk]},
+        "staff:webhook": hooks["staff"],
         "staff:": common,
+        "portal:webhook": hooks["portal"],
         "portal:ticket": {"ref": [t.key for t in tickets], "name": ticket_transitions},
         "portal:change": {
             "ref": [c.key for c in changes],

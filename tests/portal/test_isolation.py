@@ -122,6 +122,9 @@ LISTS = [
     "/portal/contacts/",
     "/portal/notifications/",
     "/portal/webhooks/",
+    "/portal/calendar/",
+    "/portal/calendar/?view=week",
+    "/portal/calendar/?view=agenda",
 ]
 
 
@@ -135,6 +138,7 @@ def test_list_urls_cover_every_list_pattern() -> None:
             "contacts_import",
             "notifications_read_all",
             "webhook_create",
+            "calendar_feed",
         ):
             continue  # a form, or an action on the user's own rows
         assert url in covered, f"{url} is not checked by test_bobs_lists_never_show_acme"
@@ -168,3 +172,5 @@ def test_bob_sees_his_own(world, bob_client) -> None:
     notices = bob_client.get("/portal/notifications/").content.decode()
     assert globex.notice.notification.subject in notices
     assert globex.webhook.url in bob_client.get("/portal/webhooks/").content.decode()
+    calendar = bob_client.get("/portal/calendar/?view=agenda").content.decode()
+    assert globex.change.key in calendar and "Globex freeze" in calendar

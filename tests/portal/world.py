@@ -4,10 +4,12 @@ with them: what the isolation tests (pages and browser) request as the other cus
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.core.files.base import ContentFile
 from django.urls import reverse
+from django.utils import timezone
 
 from notifications.models import (
     Delivery,
@@ -25,7 +27,7 @@ from tests.factories import (
     WebhookEndpointFactory,
 )
 from tickets import services
-from tickets.models import Attachment, Change, Contact, Ticket
+from tickets.models import Attachment, Change, Contact, Freeze, Ticket
 from tickets.portal import urls as portal_urls
 
 OBJECT_PATTERNS = [p for p in portal_urls.urlpatterns if p.pattern.converters]
@@ -45,7 +47,27 @@ class Org:
 
 
 def org_objects(cast: Any, org: Any, customer: Any) -> Org:
-    change = ChangeFactory(organization=org, author=cast.agent, status=Change.S.IN_TESTING)
+    # Its window today, and a freeze of its organisation: both on that organisation's
+    # calendar only.
+    now = timezone.now()
+    change = ChangeFactory(
+        organization=org,
+        author=cast.agent,
+        status=Change.S.IN_TESTING,
+        window_start=now - timedelta(hours=2),
+        window_end=now - timedelta(hours=1),
+        window_proposed_by=cast.agent,
+        window_proposed_at=now - timedelta(days=2),
+        window_agreed_by=customer,
+        window_agreed_at=now - timedelta(days=1),
+    )
+    Freeze.objects.create(
+        title=f"{org} freeze",
+        organization=org,
+        start=now - timedelta(hours=3),
+        end=now + timedelta(hours=3),
+        last_end=now + timedelta(hours=3),
+    )
     ticket = TicketFactory(
         organization=org, reporter=customer, status=Ticket.S.IN_TESTING, change=change
     )

@@ -68,11 +68,15 @@ from tickets.models import (
     Change,
     ChangeStatus,
     ChecklistState,
+    Freeze,
+    FreezeOverride,
     ScenarioResult,
     Ticket,
     TicketStatus,
     TransitionLog,
+    hard_freezes_in_force,
 )
+from tickets.services import schedule
 
 pytestmark = pytest.mark.django_db(transaction=False)
 
@@ -189,6 +193,7 @@ class ProcessMachine(RuleBasedStateMachine):
         """Checks that need to know what this step wrote: every new announcement or
         correction was written while the change was approved with its window agreed."""
         change = self._reload()
+        REACHED[change.status] += 1  # every status passed through, inside a rule too
         outages = list(
             Notification.objects.filter(change=change, kind__in=[*ANNOUNCING, Kind.REMINDER])
             .order_by("id")
@@ -364,15 +369,68 @@ class ProcessMachine(RuleBasedStateMachine):
         self._transition(who, name, **params)
 
     def _transition(self, who: str, name: str, **params: Any) -> bool:
+        frozen = bool(hard_freezes_in_force(self._reload(), timezone.now()))
+        overrides = FreezeOverride.objects.filter(change=self.change).count()
         done = self._try(
             who, services.change_transition, change=self.change.pk, name=name, **params
         )
+        if done and name == "perform" and frozen:
+            # Inside a hard freeze only operations management performs, with a reason,
+            # and the override is on record.
+            assert self.people[who].is_operations_manager, f"{who} performed in a freeze"
+            assert params.get("override_reason"), "performed in a hard freeze without a reason"
+            assert FreezeOverride.objects.filter(change=self.change).count() > overrides
         if done and name == "perform":
             left = Ticket.objects.filter(
                 change=self.change, status__in=[T.ON_HOLD, T.TO_BE_RELEASED]
             )
             assert not left.exists(), "perform left attached tickets behind"
         return done
+
+    @rule(
+        who=personas,
+        action=st.sampled_from(["declare", "declare", "lift", "perform"]),
+        hard=st.booleans(),
+        scope=st.sampled_from(["everyone", "organisation", "other", "component"]),
+        reason=st.sampled_from(["", "Payments are down."]),
+    )
+    def freezes(self, who: str, action: str, hard: bool, scope: str, reason: str) -> None:
+        """One rule for freezes (so they do not crowd out the process's own steps):
+        declare one in force now, lift them all, or perform with an override reason."""
+        if action == "declare":
+            self._declare_freeze(who, hard, scope)
+        elif action == "lift":
+            self.lift_freezes()
+        else:
+            self._transition(who, "perform", override_reason=reason)
+
+    def _declare_freeze(self, who: str, hard: bool, scope: str) -> None:
+        """A freeze in force now (hard: perform is refused), in one of its scopes."""
+        now = timezone.now()
+        data: dict[str, Any] = {"title": f"Freeze {scope}", "hard": hard}
+        if scope == "organisation":
+            data["organization"] = self.change.organization_id
+        elif scope == "other":
+            data["organization"] = self.people["bob"].organization_id
+        elif scope == "component":
+            data["components"] = [self.component.pk]
+        before = Freeze.objects.count()
+        try:
+            schedule.freeze_create(
+                by=self.people[who],
+                start=now - timedelta(hours=1),
+                end=now + timedelta(days=30),
+                **data,
+            )
+        except DomainError:
+            assert not self.people[who].is_operations_manager
+            assert Freeze.objects.count() == before
+        else:
+            assert self.people[who].is_operations_manager, f"{who} declared a freeze"
+
+    def lift_freezes(self) -> None:
+        for freeze in Freeze.objects.all():
+            schedule.freeze_delete(freeze=freeze.pk, by=self.people["ops"])
 
     @rule()
     def the_clock_reaches_the_reminder(self) -> None:
@@ -414,6 +472,11 @@ class ProcessMachine(RuleBasedStateMachine):
                     self._try(
                         customer_side, services.checklist_item_update, item=item.pk, state="done"
                     )
+            elif hard_freezes_in_force(change, timezone.now()):
+                if pick % 2 and change.performer == "provider":
+                    self._transition("ops", "perform", override_reason="Urgent fix.")
+                else:
+                    self.lift_freezes()
             else:
                 self._transition(customer_side, "perform")
         elif change.status == C.IN_TESTING:

@@ -112,9 +112,12 @@ def calendar_entries(
     component: int | None = None,
     statuses: list[str] | None = None,
     freezes: bool = True,
+    with_conflicts: bool = True,
 ) -> list[CalendarEntry]:
     """Every window and freeze period of [start, end) the user may see, in order of start,
-    filtered; each change with its conflicts. A bounded number of queries."""
+    filtered; each change with its conflicts (unless `with_conflicts` is off: a page that
+    shows a few of many entries asks `conflicts_of` for those). A bounded number of
+    queries."""
     changes = (
         changes_visible_to(user)
         .filter(window_start__lt=end, window_end__gt=start)
@@ -146,7 +149,7 @@ def calendar_entries(
     if component:
         changes = changes.filter(change_components__component_id=component).distinct()
     found = list(changes)
-    conflicts = conflicts_of(found)
+    conflicts = conflicts_of(found) if with_conflicts else {}
     entries = [
         CalendarEntry(
             kind="change",

@@ -56,6 +56,11 @@ def _when(start: datetime, end: datetime) -> str:
     )
 
 
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
 def _component_map(change_ids: Iterable[int]) -> dict[int, dict[int, str]]:
     """Change id → {component id: name}, in one query."""
     out: dict[int, dict[int, str]] = defaultdict(dict)
@@ -93,69 +98,80 @@ def _window(change: Change) -> tuple[datetime, datetime]:
     return start, end
 
 
+@dataclass(frozen=True)
+class _Lane:
+    """Another live change's window on one component and environment."""
+
+    start: datetime
+    end: datetime
+    change_id: int
+    title: str
+
+    @property
+    def key(self) -> str:
+        return f"CHG-{self.change_id}"
+
+
 def conflicts_of(changes: Sequence[Change]) -> dict[int, list[ConflictItem]]:
-    """The conflicts of each change with a window, by change id, in six queries whatever
-    the number of changes: their components, the live changes overlapping their span with
-    their components, and the freezes over the span with theirs."""
+    """The conflicts of each change with a window, by change id, in four queries whatever
+    the number of changes: their components; every live window overlapping their span on
+    one of those components (rows, not model instances); the freezes over the span with
+    theirs."""
     windowed = [c for c in changes if c.window_start and c.window_end]
     result: dict[int, list[ConflictItem]] = {c.pk: [] for c in changes}
     if not windowed:
         return result
     span_start = min(_window(c)[0] for c in windowed)
     span_end = max(_window(c)[1] for c in windowed)
-    candidates = list(
-        Change.objects.filter(
-            status__in=LIVE,
-            window_start__lt=span_end,
-            window_end__gt=span_start,
-            organization_id__in={c.organization_id for c in windowed},
-            environment_id__in={c.environment_id for c in windowed},
-        ).only(
-            # The status too: django-fsm reads it from every instance it builds.
-            "id",
-            "title",
-            "status",
-            "organization_id",
-            "environment_id",
-            "window_start",
-            "window_end",
-        )
+    components = _component_map(c.pk for c in windowed)
+    shared_ids = {component_id for names in components.values() for component_id in names}
+    rows = ChangeComponent.objects.filter(
+        component_id__in=shared_ids,
+        change__status__in=LIVE,
+        change__window_start__lt=span_end,
+        change__window_end__gt=span_start,
+        change__environment_id__in={c.environment_id for c in windowed},
+    ).values_list(
+        "component_id",
+        "change__environment_id",
+        "change_id",
+        "change__title",
+        "change__window_start",
+        "change__window_end",
     )
-    components = _component_map({c.pk for c in windowed} | {c.pk for c in candidates})
-    # (environment, component) → candidates sorted by start, for a bisect per change.
-    lanes: dict[tuple[int, int], list[tuple[datetime, datetime, Change]]] = defaultdict(list)
-    for other in candidates:
-        for component_id in components.get(other.pk, {}):
-            lanes[(other.environment_id, component_id)].append((*_window(other), other))
+    # (environment, component) → windows sorted by start, for a bisect per change.
+    lanes: dict[tuple[int, int], list[_Lane]] = defaultdict(list)
+    for component_id, environment_id, change_id, title, start, end in rows:
+        lanes[(environment_id, component_id)].append(_Lane(start, end, change_id, title))
     starts: dict[tuple[int, int], list[datetime]] = {}
     for lane_key, lane in lanes.items():
-        lane.sort(key=lambda row: (row[0], row[2].pk))
-        starts[lane_key] = [row[0] for row in lane]
+        lane.sort(key=lambda row: (row.start, row.change_id))
+        starts[lane_key] = [row.start for row in lane]
     frozen = freezes_over(span_start, span_end)
     for change in windowed:
         start, end = _window(change)
         mine = components.get(change.pk, {})
-        shared: dict[int, tuple[datetime, datetime, Change, list[str]]] = {}
+        shared: dict[int, tuple[_Lane, list[str]]] = {}
         for component_id, name in mine.items():
             lane_key = (change.environment_id, component_id)
             lane = lanes.get(lane_key, [])
-            for o_start, o_end, other in lane[: bisect_left(starts.get(lane_key, []), end)]:
-                if other.pk != change.pk and overlaps(start, end, o_start, o_end):
-                    shared.setdefault(other.pk, (o_start, o_end, other, []))[3].append(name)
+            for other in lane[: bisect_left(starts.get(lane_key, []), end)]:
+                if other.change_id != change.pk and overlaps(start, end, other.start, other.end):
+                    shared.setdefault(other.change_id, (other, []))[1].append(name)
         items = [
             ConflictItem(
                 kind="change",
-                id=other.pk,
+                id=other.change_id,
                 key=other.key,
                 title=other.title,
                 reason=(
-                    f"{other.key}'s window ({_when(o_start, o_end)}) "
+                    f"{other.key}'s window ({_when(other.start, other.end)}) "
                     f"overlaps on {', '.join(sorted(names))}."
                 ),
-                start=max(start, o_start),
-                end=min(end, o_end),
+                start=max(start, other.start),
+                end=min(end, other.end),
             )
-            for o_start, o_end, other, names in shared.values()
+            for other, names in shared.values()
         ]
         for freeze, periods in frozen:
             if not _freeze_applies(freeze, change, set(mine)):
@@ -170,7 +186,7 @@ def conflicts_of(changes: Sequence[Change]) -> dict[int, list[ConflictItem]]:
                             title=freeze.title,
                             reason=(
                                 f"{freeze.kind} {_when(period.start, period.end)}"
-                                + (f": {freeze.reason}" if freeze.reason else "")
+                                + (f": {_sentence(freeze.reason)}" if freeze.reason else ".")
                                 + (
                                     " Performing inside it is refused."
                                     if freeze.hard
