@@ -142,7 +142,8 @@ def conflicts_of(changes: Sequence[Change]) -> dict[int, list[ConflictItem]]:
     # (environment, component) → windows sorted by start, for a bisect per change.
     lanes: dict[tuple[int, int], list[_Lane]] = defaultdict(list)
     for component_id, environment_id, change_id, title, start, end in rows:
-        lanes[(environment_id, component_id)].append(_Lane(start, end, change_id, title))
+        if start is not None and end is not None:  # the filter keeps only windowed rows
+            lanes[(environment_id, component_id)].append(_Lane(start, end, change_id, title))
     starts: dict[tuple[int, int], list[datetime]] = {}
     for lane_key, lane in lanes.items():
         lane.sort(key=lambda row: (row.start, row.change_id))
