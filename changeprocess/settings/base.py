@@ -315,4 +315,6 @@ SPECTACULAR_SETTINGS = {
 # the domain of its events' UIDs (keep it once users subscribe: a new one duplicates).
 CALENDAR_FEED_PAST_DAYS = env.int("CALENDAR_FEED_PAST_DAYS", default=90)
 CALENDAR_FEED_FUTURE_DAYS = env.int("CALENDAR_FEED_FUTURE_DAYS", default=400)
+# A calendar client refreshes the whole feed every few minutes: the windows nearest to now.
+CALENDAR_FEED_MAX_EVENTS = env.int("CALENDAR_FEED_MAX_EVENTS", default=2000)
 CALENDAR_UID_DOMAIN = env("CALENDAR_UID_DOMAIN", default="changeprocess.invalid")

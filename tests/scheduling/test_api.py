@@ -366,3 +366,23 @@ def test_the_feed_of_many_changes_costs_a_fixed_number_of_queries(
     freeze(cast, 0, 1, rrule="FREQ=DAILY")
     with django_assert_max_num_queries(len(few.captured_queries) + 2):
         assert len(events(client, path)) == 34
+
+
+def test_the_feed_holds_the_windows_nearest_to_now(cast, api, client, settings) -> None:
+    settings.CALENDAR_FEED_MAX_EVENTS = 3
+    now = timezone.now()
+    made = {}
+    for days in (-20, -10, -2, 1, 5, 30):
+        change = windowed(cast, 0, 1)
+        start = now + timedelta(days=days)
+        Change.objects.filter(pk=change.pk).update(
+            window_start=start, window_end=start + timedelta(hours=1)
+        )
+        made[days] = change.pk
+    got = events(client, feed_url(api, "agent"))
+    kept = {int(uid.split("-")[1].split("@")[0]) for uid in got}
+    assert kept == {made[1], made[5], made[30]}  # what is coming first
+    settings.CALENDAR_FEED_MAX_EVENTS = 5
+    got = events(client, feed_url(api, "agent"))
+    kept = {int(uid.split("-")[1].split("@")[0]) for uid in got}
+    assert kept == {made[-10], made[-2], made[1], made[5], made[30]}  # then the recent past

@@ -74,12 +74,13 @@ def freeze_event(freeze: Freeze) -> Event:
 
 def calendar_feed(user: Any, *, base_url: str, now: datetime | None = None) -> bytes:
     """What `user` may see from CALENDAR_FEED_PAST_DAYS ago to CALENDAR_FEED_FUTURE_DAYS
-    ahead, cancelled windows included (so a subscribed client marks them cancelled).
-    Seven queries whatever the number of changes."""
+    ahead (at most CALENDAR_FEED_MAX_EVENTS windows, the nearest to now), cancelled windows
+    included (so a subscribed client marks them cancelled). Eight queries whatever the
+    number of changes."""
     now = now or timezone.now()
     start = now - timedelta(days=settings.CALENDAR_FEED_PAST_DAYS)
     end = now + timedelta(days=settings.CALENDAR_FEED_FUTURE_DAYS)
-    changes = list(
+    windows = (
         changes_visible_to(user)
         .filter(window_start__lt=end, window_end__gt=start)
         .select_related("environment", "organization")
@@ -98,8 +99,14 @@ def calendar_feed(user: Any, *, base_url: str, now: datetime | None = None) -> b
             "window_end",
             "window_agreed_at",
         )
-        .order_by("window_start", "id")
     )
+    # At most CALENDAR_FEED_MAX_EVENTS windows, those nearest to now: what is coming
+    # first, then the most recent past.
+    most = settings.CALENDAR_FEED_MAX_EVENTS
+    changes = list(windows.filter(window_end__gte=now).order_by("window_start", "id")[:most])
+    if len(changes) < most:
+        past = windows.filter(window_end__lt=now).order_by("-window_start", "-id")
+        changes = list(reversed(past[: most - len(changes)])) + changes
     conflicts = conflicts_of([c for c in changes if c.status in LIVE])
     pages = base_url.rstrip("/") + ("/staff/changes/" if user.is_provider else "/portal/changes/")
     cal = Calendar()
