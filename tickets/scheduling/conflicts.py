@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -61,14 +61,27 @@ def _sentence(text: str) -> str:
     return text if text.endswith((".", "!", "?")) else text + "."
 
 
-def _component_map(change_ids: Iterable[int]) -> dict[int, dict[int, str]]:
-    """Change id → {component id: name}, in one query."""
+def _component_map(changes: Sequence[Change]) -> dict[int, dict[int, str]]:
+    """Change id → {component id: name}: from what the page prefetched (`change_components`
+    with their component), else in one query."""
     out: dict[int, dict[int, str]] = defaultdict(dict)
-    rows = ChangeComponent.objects.filter(change_id__in=list(change_ids)).values_list(
-        "change_id", "component_id", "component__name"
-    )
-    for change_id, component_id, name in rows:
-        out[change_id][component_id] = name
+    fetched = [
+        c for c in changes if "change_components" in getattr(c, "_prefetched_objects_cache", {})
+    ]
+    done = {c.pk for c in fetched}
+    rest = [c.pk for c in changes if c.pk not in done]
+    for change in fetched:
+        for cc in change.change_components.all():
+            if not ChangeComponent.component.is_cached(cc):
+                rest.append(change.pk)
+                break
+            out[change.pk][cc.component_id] = cc.component.name
+    if rest:
+        rows = ChangeComponent.objects.filter(change_id__in=rest).values_list(
+            "change_id", "component_id", "component__name"
+        )
+        for change_id, component_id, name in rows:
+            out[change_id][component_id] = name
     return out
 
 
@@ -81,14 +94,22 @@ def _freeze_applies(freeze: Freeze, change: Change, components: set[int]) -> boo
 
 
 def freezes_over(start: datetime, end: datetime) -> list[tuple[Freeze, list[Occurrence]]]:
-    """Every freeze with a period in [start, end) and those periods (two queries)."""
-    out = []
-    for f in Freeze.objects.touching(start, end).prefetch_related("components"):
-        f.component_ids = {c.pk for c in f.components.all()}  # type: ignore[attr-defined]
-        periods = list(f.occurrences(start, end))
-        if periods:
-            out.append((f, periods))
-    return out
+    """Every freeze with a period in [start, end) and those periods: one query, and one
+    more for the components of those limited to some."""
+    found = [
+        (f, periods)
+        for f in Freeze.objects.touching(start, end)
+        if (periods := list(f.occurrences(start, end)))
+    ]
+    limited = [f.pk for f, _ in found if not f.all_components]
+    components: dict[int, set[int]] = defaultdict(set)
+    if limited:
+        through = Freeze.components.through.objects.filter(freeze_id__in=limited)
+        for freeze_id, component_id in through.values_list("freeze_id", "component_id"):
+            components[freeze_id].add(component_id)
+    for f, _ in found:
+        f.component_ids = components.get(f.pk, set())  # type: ignore[attr-defined]
+    return found
 
 
 def _window(change: Change) -> tuple[datetime, datetime]:
@@ -123,7 +144,7 @@ def conflicts_of(changes: Sequence[Change]) -> dict[int, list[ConflictItem]]:
         return result
     span_start = min(_window(c)[0] for c in windowed)
     span_end = max(_window(c)[1] for c in windowed)
-    components = _component_map(c.pk for c in windowed)
+    components = _component_map(windowed)
     shared_ids = {component_id for names in components.values() for component_id in names}
     rows = ChangeComponent.objects.filter(
         component_id__in=shared_ids,
