@@ -26,6 +26,7 @@ from .models import (
     ComponentVersion,
     Contact,
     Environment,
+    FreezeOverride,
     Organization,
     Resolution,
     SectionEdit,
@@ -457,5 +458,12 @@ class SectionEditAdmin(ReadOnlyAdmin):
     date_hierarchy = "at"
 
 
-# Freezes, overrides and calendar feeds (a module of their own, registered with the rest).
+@admin.register(FreezeOverride)
+class FreezeOverrideAdmin(ReadOnlyAdmin):
+    list_display = ("at", "change", "freeze_title", "actor", "reason")
+    list_select_related = ("change", "actor")
+    date_hierarchy = "at"
+
+
+# Freezes and calendar feeds (a module of their own, registered with the rest).
 from . import admin_schedule  # noqa: E402, F401

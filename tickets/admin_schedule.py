@@ -1,6 +1,6 @@
 """The admin of the schedule: freezes (written through `tickets.services.schedule`, so the
-admin refuses what the API and the pages refuse), overrides (read-only, the history) and
-calendar feeds (deleting one revokes it)."""
+admin refuses what the API and the pages refuse) and calendar feeds (deleting one revokes
+it). Overrides of hard freezes are history: read-only, in admin.py."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from .errors import DomainError
-from .models import CalendarFeed, Freeze, FreezeOverride
+from .models import CalendarFeed, Freeze
 from .services import schedule
 
 FORM_FIELDS = list(schedule.FREEZE_FIELDS)
@@ -68,22 +68,6 @@ class FreezeAdmin(admin.ModelAdmin):
 
     def delete_model(self, request: HttpRequest, obj: Freeze) -> None:
         schedule.freeze_delete(freeze=obj.pk, by=request.user)  # type: ignore[arg-type]
-
-
-@admin.register(FreezeOverride)
-class FreezeOverrideAdmin(admin.ModelAdmin):
-    list_display = ("at", "change", "freeze_title", "actor", "reason")
-    list_select_related = ("change", "actor")
-    date_hierarchy = "at"
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(CalendarFeed)

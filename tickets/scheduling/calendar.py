@@ -67,6 +67,37 @@ class CalendarEntry:
         return out
 
 
+# What a calendar entry or a feed event shows of a change (the status too: django-fsm
+# reads it from every instance it builds).
+WINDOW_FIELDS = (
+    "id",
+    "title",
+    "status",
+    "performer",
+    "updated",
+    "schedule_sequence",
+    "organization_id",
+    "organization__name",
+    "environment_id",
+    "environment__code",
+    "environment__name",
+    "window_start",
+    "window_end",
+    "window_agreed_at",
+)
+
+
+def windows_visible_to(user: Any, start: datetime, end: datetime) -> Any:
+    """The changes `user` may see whose window overlaps [start, end), with what a calendar
+    shows of them."""
+    return (
+        changes_visible_to(user)
+        .filter(window_start__lt=end, window_end__gt=start)
+        .select_related("environment", "organization")
+        .only(*WINDOW_FIELDS)
+    )
+
+
 def _moment(value: Any, name: str, *, end: bool = False) -> datetime:
     text = str(value or "").strip()
     if not text:
@@ -118,26 +149,7 @@ def calendar_entries(
     filtered; each change with its conflicts (unless `with_conflicts` is off: a page that
     shows a few of many entries asks `conflicts_of` for those). A bounded number of
     queries."""
-    changes = (
-        changes_visible_to(user)
-        .filter(window_start__lt=end, window_end__gt=start)
-        .select_related("environment", "organization")
-        .only(
-            "id",
-            "title",
-            "status",
-            "organization_id",
-            "organization__name",
-            "environment_id",
-            "environment__code",
-            "environment__name",
-            "window_start",
-            "window_end",
-            "window_agreed_at",
-            "performer",
-        )
-        .order_by("window_start", "id")
-    )
+    changes = windows_visible_to(user, start, end).order_by("window_start", "id")
     if statuses:
         changes = changes.filter(status__in=statuses)
     else:

@@ -16,7 +16,8 @@ from django.utils import timezone
 from icalendar import Calendar, Event, vRecur
 
 from ..models import Change, ChangeStatus, Freeze
-from ..selectors import changes_visible_to, freezes_visible_to
+from ..selectors import freezes_visible_to
+from .calendar import windows_visible_to
 from .conflicts import LIVE, ConflictItem, conflicts_of
 
 PRODID = "-//changeprocess//change calendar//EN"
@@ -80,26 +81,7 @@ def calendar_feed(user: Any, *, base_url: str, now: datetime | None = None) -> b
     now = now or timezone.now()
     start = now - timedelta(days=settings.CALENDAR_FEED_PAST_DAYS)
     end = now + timedelta(days=settings.CALENDAR_FEED_FUTURE_DAYS)
-    windows = (
-        changes_visible_to(user)
-        .filter(window_start__lt=end, window_end__gt=start)
-        .select_related("environment", "organization")
-        .only(
-            "id",
-            "title",
-            "status",
-            "updated",
-            "schedule_sequence",
-            "organization_id",
-            "organization__name",
-            "environment_id",
-            "environment__code",
-            "environment__name",
-            "window_start",
-            "window_end",
-            "window_agreed_at",
-        )
-    )
+    windows = windows_visible_to(user, start, end)
     # At most CALENDAR_FEED_MAX_EVENTS windows, those nearest to now: what is coming
     # first, then the most recent past.
     most = settings.CALENDAR_FEED_MAX_EVENTS
