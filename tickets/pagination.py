@@ -16,6 +16,8 @@ from django.db import connections
 from django.db.models import QuerySet
 
 COUNT_CAP = 10_000
+# The counts of a dashboard panel or a board column: a badge, "999+" past it.
+PANEL_COUNT_CAP = 999
 
 
 class CappedPaginator(Paginator):

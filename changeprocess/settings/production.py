@@ -64,6 +64,10 @@ CACHES = {
     }
 }
 
+# Sessions are read from Redis (written through to the database, so a Redis restart logs
+# nobody out): no session query per request.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+
 # --- HTTPS, behind a TLS-terminating reverse proxy --------------------------------------
 # Only safe when the proxy overwrites X-Forwarded-Proto on every request (docs/deploy.md).
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -167,7 +167,7 @@ def test_dashboard_panels_are_bounded(cast, monkeypatch) -> None:
     from tickets import pagination
     from tickets.staff.views.common import DASHBOARD_ROWS
 
-    monkeypatch.setattr(pagination, "COUNT_CAP", DASHBOARD_ROWS + 2)
+    monkeypatch.setattr(pagination, "PANEL_COUNT_CAP", DASHBOARD_ROWS + 2)
     for _ in range(DASHBOARD_ROWS + 5):
         TicketFactory(organization=cast.acme, reporter=cast.alice, assignee=cast.ops)
         change = ChangeFactory(organization=cast.acme, author=cast.agent)
@@ -191,7 +191,7 @@ def test_dashboard_panels_are_bounded(cast, monkeypatch) -> None:
     assert approved.pk not in shown and taken.pk not in shown
     assert all(row["roles"] == ["Peer", "Operations"] for row in ctx["to_approve"])
 
-    monkeypatch.setattr(pagination, "COUNT_CAP", 10_000)
+    monkeypatch.setattr(pagination, "PANEL_COUNT_CAP", 10_000)
     ctx = client_for(cast.ops).get(reverse("staff:dashboard")).context
     assert ctx["to_approve_count"] == DASHBOARD_ROWS + 5  # neither `approved` nor `taken`
     assert ctx["mine_count"] == DASHBOARD_ROWS + 5

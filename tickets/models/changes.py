@@ -196,6 +196,7 @@ class Change(ConcurrentTransitionMixin, models.Model):
             models.Index(fields=["status", "-updated"], name="change_status_updated"),
             models.Index(fields=["organization", "status", "-updated"], name="change_org_status"),
             models.Index(fields=["window_start"], name="change_window_start"),
+            models.Index(fields=["window_end"], name="change_window_end"),  # windows of a range
             models.Index(fields=["author", "status"], name="change_author_status"),
             models.Index(fields=["-updated"], name="change_updated"),
             models.Index(fields=["-created"], name="change_created"),

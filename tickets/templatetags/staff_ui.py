@@ -91,8 +91,9 @@ def aria_sort(request: Any, field: str) -> str:
 
 @register.filter
 def count_label(n: int) -> str:
-    """A count from `pagination.capped_count`: "10,000+" once it passed the cap."""
-    cap = pagination.COUNT_CAP
+    """A panel's count (`pagination.capped_counts` at PANEL_COUNT_CAP): "999+" once it
+    passed the cap."""
+    cap = pagination.PANEL_COUNT_CAP
     return f"{cap:,}+" if n > cap else str(n)
 
 

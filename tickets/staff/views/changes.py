@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 
 from approvals.selectors import approvals_panel
 
-from ... import diagram_svg, services, web, workflow
+from ... import diagram_svg, pagination, services, web, workflow
 from ...errors import DomainError, NotVisible
 from ...models import (
     SECTIONS,
@@ -119,7 +119,7 @@ def change_board(request: StaffRequest) -> HttpResponse:
         .prefetch_related(live_approvals())
         .order_by("-updated", "-pk")
     )
-    counts = capped_counts(parts)
+    counts = capped_counts(parts, cap=pagination.PANEL_COUNT_CAP)
     columns: list[dict[str, Any]] = [
         {"status": value, "label": label, "cards": [], "count": counts.get(value, 0)}
         for value, label in ChangeStatus.choices

@@ -23,7 +23,7 @@ from ...models import (
 )
 from ...typing import AuthenticatedRequest
 
-BOARD_CARDS = 25  # per column; the list view pages through the rest
+BOARD_CARDS = 12  # per column; the list view pages through the rest
 DASHBOARD_ROWS = 8
 
 

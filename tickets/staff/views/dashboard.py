@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 from approvals.models import Approval, ApprovalRole
 from approvals.selectors import approvable_by_q, approval_roles_open_to
 
-from ... import web
+from ... import pagination, web
 from ...models import (
     Change,
     ChangeStatus,
@@ -47,7 +47,7 @@ def _given(change: Change) -> list[Approval]:
 def dashboard(request: StaffRequest) -> HttpResponse:
     user = request.user
     # Every panel is bounded: at most DASHBOARD_ROWS rows, and a count that stops at
-    # pagination.COUNT_CAP (all the panels' counts in one query), whatever the desk
+    # pagination.PANEL_COUNT_CAP (all the panels' counts in one query), whatever the desk
     # holds; "see all" goes to the list.
     waiting = Ticket.with_customer_release(
         tickets_visible_to(user)
@@ -98,7 +98,8 @@ def dashboard(request: StaffRequest) -> HttpResponse:
             "to_approve_count": approvable,
             "in_flight_count": in_flight,
             "windows_count": windows,
-        }
+        },
+        cap=pagination.PANEL_COUNT_CAP,
     )
     context = {
         "nav": "dashboard",
