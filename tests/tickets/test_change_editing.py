@@ -94,7 +94,7 @@ def test_every_wrong_field_is_named_at_once(cast) -> None:
     assert Change.objects.get(pk=change.pk).title == change.title
 
 
-@pytest.mark.parametrize("minutes", [0, -5, "0", "ten", 2.5j], ids=str)
+@pytest.mark.parametrize("minutes", [0, -5, "0", "ten", [30]], ids=str)
 def test_an_outage_lasts_a_positive_number_of_minutes(cast, minutes) -> None:
     change = ChangeFactory(organization=cast.acme, author=cast.agent)
     with pytest.raises(InvalidInput) as refused:
