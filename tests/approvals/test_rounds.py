@@ -110,3 +110,35 @@ def test_edit_before_any_approval_keeps_the_round(cast) -> None:
     assert change.approval_round == 1
     assert not TransitionLog.objects.filter(change=change).exists()
     assert change.edits.get().field == "changelog"
+
+
+def test_a_closed_round_keeps_why_it_ended(cast) -> None:
+    """The dismissed approvals say why their round ended: the rejection, or the edit and
+    the sections it touched."""
+    rejected = _draft(cast, status=C.AWAITING_APPROVAL)
+    change_transition(change=rejected.pk, by=cast.qa, name="approve", role="qa")
+    change_transition(change=rejected.pk, by=cast.ops, name="reject", comment="No rollback.")
+    reasons = set(
+        Approval.objects.filter(change=rejected).values_list("dismissed_reason", flat=True)
+    )
+    assert reasons == {"Rejected by ops"}
+
+    edited = _draft(cast, status=C.AWAITING_APPROVAL)
+    change_transition(change=edited.pk, by=cast.qa, name="approve", role="qa")
+    change_update(change=edited.pk, by=cast.agent, rollback_procedure="1. Restore the backup.")
+    assert Approval.objects.get(change=edited).dismissed_reason == (
+        "Edited after approval: 7. Rollback procedure."
+    )
+
+
+def test_closing_a_round_leaves_other_changes_approvals_alone(cast) -> None:
+    """Two changes in their first round: rejecting one dismisses only its own approvals."""
+    rejected = _draft(cast, status=C.AWAITING_APPROVAL)
+    other = _draft(cast, status=C.AWAITING_APPROVAL)
+    change_transition(change=rejected.pk, by=cast.qa, name="approve", role="qa")
+    change_transition(change=other.pk, by=cast.qa, name="approve", role="qa")
+    change_transition(change=rejected.pk, by=cast.ops, name="reject", comment="No rollback.")
+    kept = Approval.objects.get(change=other)
+    assert (kept.dismissed_at, kept.dismissed_reason) == (None, "")
+    other.refresh_from_db()
+    assert [a.role for a in Approval.objects.current(other)] == ["qa"]

@@ -12,11 +12,12 @@ from types import SimpleNamespace
 
 import pytest
 from django.contrib.auth.models import AnonymousUser
+from django.db import transaction
 
 from approvals.models import Approval, Decision
 from tests.factories import ChangeFactory, TicketFactory, propose_window
 from tickets import workflow
-from tickets.errors import GuardFailed, InvalidInput, PermissionRefused, WrongState
+from tickets.errors import GuardFailed, InvalidInput, PermissionRefused, StaleObject, WrongState
 from tickets.models import Change, Ticket
 
 C = Change.S
@@ -245,8 +246,10 @@ def test_every_failing_guard_is_said_in_one_refusal(cast) -> None:
     change = ChangeFactory(organization=cast.acme, status=C.TO_BE_RELEASED)
     with pytest.raises(GuardFailed) as refused:
         workflow.check(change, "perform", cast.agent)
-    assert refused.value.message.startswith(
-        "The deployment window has not been agreed by both sides. Checklist items still pending: "
+    # Each failing guard's sentence, and nothing else.
+    assert refused.value.message == (
+        "The deployment window has not been agreed by both sides. Checklist items still "
+        "pending: Unit tests, Regression testing, Progression testing, Performance testing."
     )
 
 
@@ -268,3 +271,30 @@ def test_every_transition_has_a_role_guards_and_its_meta(model) -> None:
         assert isinstance(t.permission, workflow.Role), t.name
         assert all(isinstance(c, workflow.Guard) for c in t.conditions), t.name
         assert set(t.custom) == {"label", "who", "needs", "trigger", "describe"}, t.name
+
+
+def test_run_takes_no_system_step_unless_told_it_is_automatic(cast) -> None:
+    change = ChangeFactory(organization=cast.acme, author=cast.agent, status=C.AWAITING_APPROVAL)
+    with pytest.raises(WrongState, match="is not taken by hand"):
+        workflow.run(change, "dismiss_approvals", by=cast.agent)
+    assert Change.objects.get(pk=change.pk).approval_round == 1
+
+
+def test_run_refuses_a_step_taken_on_a_row_someone_else_moved_meanwhile(cast) -> None:
+    stale = ChangeFactory(organization=cast.acme, author=cast.agent)
+    Change.objects.filter(pk=stale.pk).update(status=C.CANCELLED)
+    # The services run it in their transaction; the refusal rolls that back.
+    with pytest.raises(StaleObject) as refused, transaction.atomic():
+        workflow.run(stale, "submit", by=cast.agent)
+    assert refused.value.message == (
+        "This change was changed by someone else meanwhile; reload it and try again."
+    )
+    assert Change.objects.get(pk=stale.pk).status == C.CANCELLED
+
+
+def test_transition_customs_are_each_transition_s_meta_by_name() -> None:
+    changes = workflow.transition_customs(Change)
+    assert list(changes) == list(dict.fromkeys(t.name for t in workflow.transitions_of(Change)))
+    assert changes["reject"]["needs"] == ("comment",)
+    assert changes["dismiss_approvals"]["trigger"] == workflow.SYSTEM
+    assert workflow.transition_customs(Ticket)["reply"]["trigger"] == workflow.ON_COMMENT
