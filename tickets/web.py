@@ -29,6 +29,7 @@ from .errors import DomainError, NotVisible
 from .limits import YEAR_RANGE_MESSAGE, datetime_in_range
 from .models import Change, Ticket, User
 from .pagination import CappedPaginator
+from .scheduling import conflicts_of_one
 from .selectors import access_attachment
 
 PAGE_SIZE = 25
@@ -94,6 +95,21 @@ def succeed(request: HttpRequest, message: str, to: str) -> HttpResponse:
     """After a POST that worked: say what happened, then go to the page `to` (a URL)."""
     messages.success(request, message)
     return redirect(to)
+
+
+def window_proposed(request: HttpRequest, change: Change, message: str, to: str) -> HttpResponse:
+    """After a window is proposed: say so, and warn of what it clashes with (another
+    change on a shared component, a freeze) before anyone agrees it."""
+    conflicts = conflicts_of_one(change)
+    if conflicts:
+        messages.warning(
+            request,
+            "Before it is agreed, note that this window conflicts with: "
+            + " ".join(
+                f"{c.title}: {c.reason}" if c.kind == "freeze" else c.reason for c in conflicts
+            ),
+        )
+    return succeed(request, message, to)
 
 
 # --------------------------------------------------------------------------- forms

@@ -4,6 +4,8 @@ on its components, the freezes), whatever overlaps it."""
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -13,7 +15,7 @@ from tests.factories import ComponentFactory
 from tests.portal.test_queries import BUDGET as PORTAL
 from tests.staff.test_queries import CHANGE_PAGE
 
-from .support import freeze, windowed
+from .support import at, freeze, windowed
 
 pytestmark = pytest.mark.django_db
 CONFLICTS = 2  # the live windows on its components, the freezes over its window
@@ -49,3 +51,33 @@ def test_conflicts_cost_the_same_few_queries_however_many(cast, client, who, pag
         counts.append(count)
     assert "Freeze 1-11" in html  # the conflicts are on the page
     assert counts[0] == counts[1] <= budget, counts
+
+
+@pytest.mark.parametrize(
+    ("who", "page"), [("agent", "staff:change_window"), ("alice", "portal:change_window")]
+)
+def test_proposing_a_window_warns_of_its_conflicts_before_anyone_agrees(cast, client, who, page):
+    comp = ComponentFactory(organization=cast.acme, name="Billing API")
+    change = windowed(cast, 40, 41, components=[comp])
+    other = windowed(cast, 0, 2, components=[comp])
+    freeze(cast, 0, 3, title="Month end", hard=False, organization=cast.acme.pk)
+    client.force_login(getattr(cast, who))
+    tz = getattr(cast, who).timezone
+    fmt = "%Y-%m-%dT%H:%M"
+    start, end = at(1).astimezone(ZoneInfo(tz)), at(2).astimezone(ZoneInfo(tz))
+    answer = client.post(
+        reverse(page, args=[change.key]),
+        {"start": start.strftime(fmt), "end": end.strftime(fmt)},
+        follow=True,
+    )
+    assert answer.status_code == 200
+    text = answer.content.decode()
+    assert "conflicts with" in text and f"{other.key}" in text and "Month end" in text
+    # A window clear of both says nothing of the kind.
+    start, end = at(100).astimezone(ZoneInfo(tz)), at(101).astimezone(ZoneInfo(tz))
+    answer = client.post(
+        reverse(page, args=[change.key]),
+        {"start": start.strftime(fmt), "end": end.strftime(fmt)},
+        follow=True,
+    )
+    assert "conflicts with" not in answer.content.decode()

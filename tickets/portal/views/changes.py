@@ -278,8 +278,9 @@ def change_window(request: AuthenticatedRequest, ref: str) -> HttpResponse:
         again=lambda form, status: _change_page(
             request, ref, failed=("window", None, form), status=status
         ),
-        then=lambda _: web.succeed(
+        then=lambda proposed: web.window_proposed(
             request,
+            proposed,
             f"You proposed a new deployment window for {change.key}; "
             "the support team is asked to agree it.",
             _change_url(change, "window"),

@@ -400,8 +400,9 @@ def change_window(request: StaffRequest, ref: str) -> HttpResponse:
             change=change.pk, by=user, start=data["start"], end=data["end"]
         ),
         again=lambda form, status: _change_page(request, ref, window_form=form, status=status),
-        then=lambda change: web.succeed(
+        then=lambda change: web.window_proposed(
             request,
+            change,
             f"Window proposed for {change.key}; the other side is asked to agree it.",
             _change_url(change.key, "window"),
         ),
