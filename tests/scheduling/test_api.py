@@ -386,3 +386,49 @@ def test_the_feed_holds_the_windows_nearest_to_now(cast, api, client, settings) 
     got = events(client, feed_url(api, "agent"))
     kept = {int(uid.split("-")[1].split("@")[0]) for uid in got}
     assert kept == {made[-10], made[-2], made[1], made[5], made[30]}  # then the recent past
+
+
+@pytest.mark.parametrize("scope", ["organisation", "environment", "component"])
+def test_a_hard_freeze_scoped_to_the_change_refuses_it(cast, api, scope) -> None:
+    change = ready(cast)
+    data = {
+        "organisation": {"organization": cast.acme.pk},
+        "environment": {"environment": change.environment_id},
+        "component": {"components": [change.change_components.get().component_id]},
+    }[scope]
+    freeze_now(cast, title=f"Only {scope}", **data)
+    answer = api("agent").post(f"{V1}/changes/{change.key}/transitions/perform/", {})
+    assert answer.status_code == 409, answer.content
+    assert f"(Only {scope})" in answer.json()["detail"]
+
+
+def test_a_recurring_hard_freeze_in_force_refuses_and_two_are_named_in_order(cast, api) -> None:
+    from tickets.services import schedule
+
+    change = ready(cast)
+    now = timezone.now()
+    schedule.freeze_create(
+        by=cast.ops,
+        title="Nightly batch",
+        start=now - timedelta(days=3, minutes=30),
+        end=now - timedelta(days=3) + timedelta(minutes=30),
+        rrule="FREQ=DAILY",
+    )
+    freeze_now(cast, title="Quarter close")  # started an hour ago: named first
+    detail = (
+        api("agent").post(f"{V1}/changes/{change.key}/transitions/perform/", {}).json()["detail"]
+    )
+    assert detail.index("(Quarter close)") < detail.index("(Nightly batch)"), detail
+
+
+def test_a_freeze_is_in_force_from_its_start_to_just_before_its_end(cast) -> None:
+    from tickets.models import hard_freezes_in_force
+
+    change = ready(cast)
+    f = freeze(cast, 0, 2)
+    assert [o.freeze for o in hard_freezes_in_force(change, f.start)] == [f]
+    assert hard_freezes_in_force(change, f.start - timedelta(microseconds=1)) == []
+    assert [o.freeze for o in hard_freezes_in_force(change, f.end - timedelta(microseconds=1))] == [
+        f
+    ]
+    assert hard_freezes_in_force(change, f.end) == []

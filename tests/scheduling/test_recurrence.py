@@ -167,18 +167,61 @@ def test_the_recurrence_ends_with_count_or_until() -> None:
 @pytest.mark.parametrize(
     ("text", "says"),
     [
-        ("FREQ=HOURLY", "at most daily"),
-        ("FREQ=MINUTELY;INTERVAL=5", "at most daily"),
-        ("BYDAY=FR", "not an RFC 5545"),
-        ("FREQ=WEEKLY;BYDAY=XX", "not an RFC 5545"),
-        ("every friday", "not an RFC 5545"),
-        ("DTSTART:20270101T000000Z\nRRULE:FREQ=DAILY", "only the recurrence rule"),
-        ("FREQ=DAILY;UNTIL=20270103T080000", "UNTIL values must be specified in UTC"),
-        ("  ", "empty"),
+        ("FREQ=HOURLY", "A freeze repeats at most daily: FREQ=DAILY, WEEKLY, MONTHLY or YEARLY."),
+        (
+            "FREQ=MINUTELY;INTERVAL=5",
+            "A freeze repeats at most daily: FREQ=DAILY, WEEKLY, MONTHLY or YEARLY.",
+        ),
+        ("BYDAY=FR", "This is not an RFC 5545 recurrence rule: "),
+        ("FREQ=WEEKLY;BYDAY=XX", "This is not an RFC 5545 recurrence rule: "),
+        ("every friday", "This is not an RFC 5545 recurrence rule: "),
+        ("FREQ=DAILY;UNTIL=20270103T080000", "This is not an RFC 5545 recurrence rule: "),
+        ("  ", "The recurrence is empty."),
+        ("RRULE:", "The recurrence is empty."),
+        ("rrule: ", "The recurrence is empty."),
     ],
 )
 def test_what_is_not_a_recurrence_we_accept_is_refused_with_a_sentence(
     text: str, says: str
 ) -> None:
-    with pytest.raises(ValueError, match=says):
+    with pytest.raises(ValueError) as refused:
         parse_rrule(text, utc(2027, 1, 1), "UTC")
+    assert str(refused.value).startswith(says), str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "DTSTART:20270101T000000Z\nRRULE:FREQ=DAILY",  # two lines with a start
+        "FREQ=DAILY\nFREQ=WEEKLY",  # two lines
+        "FREQ=DAILY;DTSTART=20270101T000000Z",  # a start inside the rule
+        "FREQ=DAILY;dtstart=20270101T000000Z",
+    ],
+)
+def test_a_start_or_a_second_line_is_refused(text: str) -> None:
+    with pytest.raises(ValueError) as refused:
+        parse_rrule(text, utc(2027, 1, 1), "UTC")
+    assert str(refused.value) == (
+        "Give only the recurrence rule (FREQ=...); the first occurrence is the start."
+    )
+
+
+@pytest.mark.parametrize("prefix", ["", "RRULE:", "rrule:", "  RRule:"])
+def test_the_rrule_prefix_is_optional_in_any_case(prefix: str) -> None:
+    rule = parse_rrule(f"{prefix}FREQ=WEEKLY;COUNT=2", utc(2027, 1, 1), "UTC")
+    assert list(rule) == [utc(2027, 1, 1), utc(2027, 1, 8)]
+
+
+def test_one_freeze_yields_at_most_max_occurrences_in_any_range() -> None:
+    from tickets.models.freezes import MAX_OCCURRENCES
+
+    f = freeze(utc(2027, 1, 1, 1), 1, "FREQ=DAILY")
+    got = list(f.occurrences(utc(2027, 1, 1), utc(2031, 1, 1)))  # 1,461 days
+    assert len(got) == MAX_OCCURRENCES
+    assert all(o.freeze is f for o in got)
+    assert got[-1].start == utc(2027, 1, 1, 1) + timedelta(days=MAX_OCCURRENCES - 1)
+
+
+def test_a_recurrence_that_ends_before_it_starts_lasts_its_first_period() -> None:
+    f = freeze(utc(2027, 6, 1, 8), 2, "FREQ=DAILY;UNTIL=20270101T000000Z")
+    assert f.compute_last_end() == utc(2027, 6, 1, 10)

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import islice
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 from zoneinfo import ZoneInfo
 
 from dateutil import rrule as recurrence
@@ -57,13 +57,10 @@ def parse_rrule(text: str, start: datetime, tz: str) -> recurrence.rrule:
         )
     local = start.astimezone(ZoneInfo(tz))
     try:
-        rule = rrulestr(body, dtstart=local)
+        # One line without DTSTART: rrulestr answers an rrule (a set needs several lines).
+        rule = cast(recurrence.rrule, rrulestr(body, dtstart=local))
     except (ValueError, TypeError) as exc:
         raise ValueError(f"This is not an RFC 5545 recurrence rule: {exc}.") from exc
-    if not isinstance(
-        rule, recurrence.rrule
-    ):  # pragma: no cover - rrulestr of one RRULE is an rrule
-        raise ValueError("Give one recurrence rule.")
     if rule._freq not in RRULE_FREQUENCIES:
         raise ValueError("A freeze repeats at most daily: FREQ=DAILY, WEEKLY, MONTHLY or YEARLY.")
     return rule
@@ -235,7 +232,7 @@ class CalendarFeed(models.Model):
 
 
 def freeze_occurrences_for(
-    change: Change, start: datetime, end: datetime, *, hard_only: bool = False
+    change: Change, start: datetime, end: datetime, *, hard_only: bool
 ) -> list[Occurrence]:
     """The periods of the freezes that apply to `change` (its organisation, environment
     and components) overlapping [start, end), in order of start."""
