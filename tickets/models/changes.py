@@ -56,7 +56,7 @@ from .roles import (
     _given,
     _is_customer_of,
 )
-from .search import SearchDocument
+from .search import SearchableManager, SearchDocument
 from .support import Ticket
 
 # The range any stored deployment window lies in (a database constraint).
@@ -189,6 +189,7 @@ class Change(ConcurrentTransitionMixin, models.Model):
         output_field=SearchVectorField(),
         db_persist=True,
     )
+    objects = SearchableManager()
 
     class Meta:
         ordering = ["-updated"]

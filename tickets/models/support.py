@@ -15,7 +15,7 @@ from ..workflow import NOBODY, ON_COMMENT, SYSTEM, transition_meta
 from .choices import HOLDABLE, ChangeStatus, Performer, Priority, TicketStatus, TicketType
 from .people import Organization, User
 from .roles import CUSTOMER, PROVIDER, PROVIDER_OR_CUSTOMER
-from .search import SearchDocument
+from .search import SearchableManager, SearchDocument
 
 if TYPE_CHECKING:
     from .changes import Change
@@ -63,6 +63,7 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
         output_field=SearchVectorField(),
         db_persist=True,
     )
+    objects = SearchableManager()
 
     class Meta:
         ordering = ["-updated"]

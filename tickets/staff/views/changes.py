@@ -100,6 +100,21 @@ def change_list(request: StaffRequest) -> HttpResponse:
     )
 
 
+# What a card shows (templates/staff/changes/_board.html), and the status django-fsm reads.
+BOARD_CARD_FIELDS = (
+    "id",
+    "title",
+    "status",
+    "performer",
+    "updated",
+    "approval_round",
+    "window_start",
+    "window_agreed_at",
+    "organization__name",
+    "environment__name",
+)
+
+
 @staff_view
 def change_board(request: StaffRequest) -> HttpResponse:
     user = request.user
@@ -115,8 +130,9 @@ def change_board(request: StaffRequest) -> HttpResponse:
     newest = [qs.order_by("-updated", "-pk").values("pk")[:BOARD_CARDS] for qs in parts.values()]
     cards = (
         Change.objects.filter(pk__in=newest[0].union(*newest[1:], all=True))
-        .select_related("organization", "environment", "author")
-        .prefetch_related(live_approvals())
+        .select_related("organization", "environment")
+        .only(*BOARD_CARD_FIELDS)
+        .prefetch_related(live_approvals(who=False))
         .order_by("-updated", "-pk")
     )
     counts = capped_counts(parts, cap=pagination.PANEL_COUNT_CAP)

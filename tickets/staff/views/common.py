@@ -72,16 +72,15 @@ class Entry:
     edits: list[SectionEdit] = field(default_factory=list)
 
 
-def live_approvals() -> Prefetch:
+def live_approvals(*, who: bool = True) -> Prefetch:
     """The approvals that still count, for lists of changes (one query for all): given
-    and not dismissed; the round is matched per change in Python."""
-    return Prefetch(
-        "approvals",
-        queryset=Approval.objects.filter(
-            decision=Decision.APPROVED, dismissed_at__isnull=True
-        ).select_related("by"),
-        to_attr="live_approvals",
+    and not dismissed; the round is matched per change in Python. `who=False` when only
+    their number is shown (no user read per approval)."""
+    approvals = Approval.objects.filter(decision=Decision.APPROVED, dismissed_at__isnull=True)
+    approvals = (
+        approvals.select_related("by") if who else approvals.only("id", "change_id", "round")
     )
+    return Prefetch("approvals", queryset=approvals, to_attr="live_approvals")
 
 
 def filtered_list(
