@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.contrib import messages
+from django.db import connections
 from django.db.models import F, Prefetch, QuerySet
 from django.http import HttpResponse
 from django.shortcuts import redirect
@@ -128,8 +129,12 @@ def change_board(request: StaffRequest) -> HttpResponse:
     statuses = [value for value, _ in ChangeStatus.choices]
     parts = {s: base.filter(status=s) for s in statuses}
     newest = [qs.order_by("-updated", "-pk").values("pk")[:BOARD_CARDS] for qs in parts.values()]
+    if connections[base.db].features.supports_slicing_ordering_in_compound:
+        chosen: Any = newest[0].union(*newest[1:], all=True)
+    else:  # SQLite (`make run`): no LIMIT inside a UNION; one small query per column
+        chosen = [pk for qs in newest for pk in qs.values_list("pk", flat=True)]
     cards = (
-        Change.objects.filter(pk__in=newest[0].union(*newest[1:], all=True))
+        Change.objects.filter(pk__in=chosen)
         .select_related("organization", "environment")
         .only(*BOARD_CARD_FIELDS)
         .prefetch_related(live_approvals(who=False))
