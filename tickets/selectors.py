@@ -173,12 +173,26 @@ def changes_waiting_on_customer(user: Any) -> QuerySet[Change]:
     return changes_visible_to(user).filter(Change.waiting_on_customer_q())
 
 
-def customer_action_counts(user: Any) -> dict[str, int]:
-    """{"tickets": n, "changes": m, "total": n + m} for the navigation: two COUNT queries,
-    whatever the number of rows."""
-    n_tickets = tickets_waiting_on_customer(user).count()
-    n_changes = changes_waiting_on_customer(user).count()
-    return {"tickets": n_tickets, "changes": n_changes, "total": n_tickets + n_changes}
+def customer_action_counts(user: Any) -> dict[str, Any]:
+    """{"tickets": n, "changes": m, "total": n + m} for the navigation, each counted up to
+    `pagination.PANEL_COUNT_CAP` (a large organisation's open tickets are not counted on
+    every page), in one query; with their labels ("999+" past the cap) under
+    `*_label`."""
+    from .pagination import PANEL_COUNT_CAP, capped_counts
+
+    counts = capped_counts(
+        {
+            "tickets": tickets_waiting_on_customer(user),
+            "changes": changes_waiting_on_customer(user),
+        },
+        cap=PANEL_COUNT_CAP,
+    )
+    counts["total"] = counts["tickets"] + counts["changes"]
+    labels = {
+        f"{key}_label": f"{PANEL_COUNT_CAP:,}+" if n > PANEL_COUNT_CAP else str(n)
+        for key, n in counts.items()
+    }
+    return {**counts, **labels}
 
 
 def tickets_attachable_to(user: Any, change: Change, search: str = "") -> QuerySet[Ticket]:

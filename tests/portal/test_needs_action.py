@@ -85,7 +85,8 @@ def test_ticket_case(cast, alice_client, status, performer, change_status) -> No
     assert response.status_code == 200
     shown = [t.key for t, _ in response.context["action_tickets"]]
     assert shown == ([ticket.key] if expected else [])
-    assert response.context["action_counts"] == {
+    counts = response.context["action_counts"]
+    assert {k: counts[k] for k in ("tickets", "changes", "total")} == {
         "tickets": int(expected),
         "changes": change_counts,
         "total": int(expected) + change_counts,

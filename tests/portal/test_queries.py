@@ -88,11 +88,18 @@ def test_queries_within_budget(cast, alice_client, django_assert_max_num_queries
         alice_client.get(urls[page])
 
 
-def test_the_navigation_counts_cost_two_queries(cast) -> None:
+def test_the_navigation_counts_cost_one_capped_query(cast, monkeypatch) -> None:
     from tickets.selectors import customer_action_counts
 
     _world(cast, 3)
     with CaptureQueriesContext(connection) as ctx:
         counts = customer_action_counts(cast.alice)
-    assert len(ctx.captured_queries) == 2
+    assert len(ctx.captured_queries) == 1
     assert counts["total"] == counts["tickets"] + counts["changes"] > 0
+    assert counts["total_label"] == str(counts["total"])
+    # Past the cap, the badge says so rather than counting every open ticket.
+    from tickets import pagination
+
+    monkeypatch.setattr(pagination, "PANEL_COUNT_CAP", 1)
+    capped = customer_action_counts(cast.alice)
+    assert capped["tickets"] == 2 and capped["tickets_label"] == "1+"

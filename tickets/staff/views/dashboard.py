@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -86,7 +87,14 @@ def dashboard(request: StaffRequest) -> HttpResponse:
     start, end = _week(timezone.now())
     windows = (
         changes_visible_to(user)
-        .filter(window_start__lt=end, window_end__gt=start)
+        # A window lasts at most CHANGE_WINDOW_MAX_HOURS (`window_problems`): the lower
+        # bound lets PostgreSQL walk `change_window_start` from there, not from the first
+        # window ever.
+        .filter(
+            window_start__lt=end,
+            window_end__gt=start,
+            window_start__gte=start - timedelta(hours=settings.CHANGE_WINDOW_MAX_HOURS),
+        )
         .exclude(status=ChangeStatus.CANCELLED)
         .select_related("organization", "environment", "window_agreed_by", "window_proposed_by")
         .order_by("window_start")
