@@ -434,3 +434,45 @@ def test_a_freeze_is_in_force_from_its_start_to_just_before_its_end(cast) -> Non
         f
     ]
     assert hard_freezes_in_force(change, f.end) == []
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        ("0001-01-01T00:00:00Z", "0001-01-02T00:00:00Z"),
+        ("9999-12-30T00:00:00Z", "9999-12-31T00:00:00Z"),
+    ],
+)
+def test_a_freeze_outside_the_years_a_page_can_show_is_refused(cast, api, start, end) -> None:
+    answer = api("ops").post(f"{V1}/freezes/", body(start=start, end=end, rrule="FREQ=DAILY"))
+    assert answer.status_code == 400, answer.content
+    assert "between the years" in answer.json()["detail"]
+    assert Freeze.objects.count() == 0
+
+
+def test_a_recurrence_too_long_to_walk_is_read_as_never_ending(cast) -> None:
+    from tickets.models.freezes import LAST_END_SCAN
+
+    f = freeze(cast, 0, 1, rrule=f"FREQ=DAILY;COUNT={LAST_END_SCAN + 1}")
+    assert f.last_end is None
+    # Its periods are all found, however far ahead.
+    far = f.start + timedelta(days=LAST_END_SCAN)
+    assert [o.start for o in f.occurrences(far, far + timedelta(hours=1))] == [far]
+    g = freeze(cast, 0, 1, rrule=f"FREQ=DAILY;COUNT={LAST_END_SCAN}")
+    assert g.last_end == g.start + timedelta(days=LAST_END_SCAN - 1, hours=1)
+
+
+def test_an_id_beyond_a_bigint_is_simply_not_found(cast, api, client) -> None:
+    from tickets.errors import InvalidInput
+    from tickets.services import schedule
+
+    huge = "9" * 25
+    with pytest.raises(InvalidInput) as refused:
+        schedule.freeze_create(
+            by=cast.ops, title="x", start=at(0), end=at(1), organization=huge, components=[huge]
+        )
+    assert set(refused.value.fields) == {"organization", "components"}
+    assert api("ops").get(f"{V1}/freezes/{huge}/").status_code == 404
+    client.force_login(cast.agent)
+    assert client.get(f"/staff/changes/{huge}/").status_code == 404
+    assert client.get(f"/staff/freezes/{'9' * 18}/").status_code == 404

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 RRULE_FREQUENCIES = {DAILY: "daily", WEEKLY: "weekly", MONTHLY: "monthly", YEARLY: "yearly"}
 MAX_OCCURRENCES = 1000
 MAX_FREEZE_HOURS = 24 * 62
+# How many periods a COUNT or UNTIL is walked to find the last; beyond, never ending.
+LAST_END_SCAN = 10_000
 
 
 def overlaps(a_start: datetime, a_end: datetime, b_start: datetime, b_end: datetime) -> bool:
@@ -170,12 +172,10 @@ class Freeze(models.Model):
             return self.end
         if rule._count is None and rule._until is None:
             return None
-        last = None
-        for last in islice(rule, 100_000):  # noqa: B007 - COUNT/UNTIL make it finite
-            pass
-        if last is None:
-            return self.end
-        return self._end_of(last)
+        periods = list(islice(rule, LAST_END_SCAN + 1))
+        if len(periods) > LAST_END_SCAN:
+            return None  # ends so far ahead that it is read as never ending
+        return self._end_of(periods[-1]) if periods else self.end
 
     def _wall_duration(self) -> timedelta:
         tz = ZoneInfo(self.timezone)

@@ -3,13 +3,14 @@ admin) declares freezes; anyone signed in may have a calendar feed of what they 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from ..errors import InvalidInput, NotVisible, PermissionRefused
+from ..limits import YEAR_RANGE_MESSAGE, datetime_in_range
 from ..models import (
     TIMEZONE_CHOICES,
     CalendarFeed,
@@ -91,6 +92,8 @@ def _apply(freeze: Freeze, data: dict[str, Any]) -> list[int] | None:
             value = data[name]
             if not isinstance(value, datetime) or timezone.is_naive(value):
                 errors[name] = ["A date and time with its timezone."]
+            elif not datetime_in_range(value) or not datetime_in_range(value.astimezone(UTC)):
+                errors[name] = [YEAR_RANGE_MESSAGE]
             else:
                 setattr(freeze, name, value)
     if freeze.start is None:
