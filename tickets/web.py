@@ -201,8 +201,8 @@ def take_transition(
     params = {n: data.get(n) or "" for n in needs if n != "comment" and n in form.fields}
     # Performing inside a hard freeze: operations management's reason for the override
     # (the service decides who may give one, and whether a freeze is in force).
-    override = (data.get("override_reason") or "").strip() if name == "perform" else ""
-    if override:
+    override = (data.get("override_reason") or "").strip()
+    if override and isinstance(subject, Change):
         params["override_reason"] = override
     try:
         if isinstance(subject, Change):

@@ -16,6 +16,7 @@ from .changes import (
     change_transition,
     change_update,
     changelog_from_tickets,
+    freezes_overridable,
     transitions_for,
 )
 from .components import component_create
@@ -67,6 +68,7 @@ __all__ = [
     "contact_add",
     "contact_remove",
     "contacts_import_csv",
+    "freezes_overridable",
     "scenario_add",
     "scenario_record_result",
     "scenario_remove",

@@ -412,6 +412,11 @@ def change_transition(
     records the released versions, cancel frees the attached tickets."""
     obj = access_change(by, change, lock=True)
     override = str(params.pop("override_reason", "") or "").strip()
+    if override and name != "perform":
+        raise InvalidInput(
+            f"'{name}' does not take override_reason: only perform overrides a hard freeze.",
+            fields={"override_reason": [f"Not used by '{name}'."]},
+        )
     overridden = _freeze_override(obj, by, override) if name == "perform" and override else []
     if overridden:
         titles = ", ".join(f"'{p.freeze.title}'" for p in overridden)
@@ -439,11 +444,32 @@ def change_transition(
     return obj
 
 
+def _may_override_freezes(by: User) -> bool:
+    return bool(by.is_provider and by.is_operations_manager)
+
+
+def freezes_overridable(change: Change, by: User) -> list[Occurrence]:
+    """The hard freezes `by` may override to perform `change` now: operations management
+    only, and only when a freeze is all that stops `perform` (the workflow's options asked
+    as with an override given). For a front end to offer the override; empty otherwise."""
+    if not _may_override_freezes(by):
+        return []
+    frozen = hard_freezes_in_force(change, timezone.now())
+    if not frozen:
+        return []
+    change.freeze_override = "?"  # type: ignore[attr-defined]
+    try:
+        perform = next((o for o in workflow.options(change, by) if o.name == "perform"), None)
+    finally:
+        del change.freeze_override  # type: ignore[attr-defined]
+    return frozen if perform is not None and perform.allowed else []
+
+
 def _freeze_override(change: Change, by: User, reason: str) -> list[Occurrence]:
     """API.md: operations management may perform inside a hard freeze with a reason. Lets
     the `no_hard_freeze` guard pass for this transition; the caller records each freeze
     overridden (and the reason) in the change's history."""
-    if not (by.is_provider and by.is_operations_manager):
+    if not _may_override_freezes(by):
         raise PermissionRefused(
             "Only operations management may override a hard freeze; ask them to perform it."
         )

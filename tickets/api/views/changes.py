@@ -38,13 +38,7 @@ from tickets.selectors import (
 from .. import enums
 from .. import serializers as s
 from ..filters import ChangeFilter
-from ..pagination import Pagination
-from .base import ETAG, IF_MATCH, WorkflowViewSet, _int_segment
-
-# Nested actions: no filters of the main list; bare answers, or pages of their own rows.
-NO_LIST: dict[str, Any] = {"filter_backends": [], "pagination_class": None}
-NESTED_LIST: dict[str, Any] = {"filter_backends": [], "pagination_class": Pagination}
-
+from .base import ETAG, IF_MATCH, NESTED_LIST, NO_LIST, WorkflowViewSet, _int_segment
 
 # --------------------------------------------------------------------------- changes
 
@@ -177,11 +171,6 @@ class ChangeViewSet(WorkflowViewSet):
         return self.get_paginated_response(data.data)
 
     def _transition(self, pk: int, name: str, given: dict[str, Any]) -> None:
-        if "override_reason" in given and name != "perform":
-            raise InvalidInput(
-                f"'{name}' does not take override_reason.",
-                fields={"override_reason": [f"Not used by '{name}'."]},
-            )
         params = {k: given[k] for k in ("role", "resolution") if k in given}
         needs = enums.CHANGE_NEEDS.get(name)
         unused = [k for k in params if needs is not None and k not in needs]

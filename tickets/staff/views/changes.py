@@ -31,7 +31,6 @@ from ...models import (
     TestScenario,
     Ticket,
     User,
-    hard_freezes_in_force,
 )
 from ...pagination import capped_counts
 from ...scheduling import conflicts_of_one
@@ -371,21 +370,12 @@ def calendar_link(change: Change) -> str:
 
 
 def _freeze_override(change: Change, user: User, options: list[Any]) -> list[Occurrence]:
-    """The hard freezes an operations manager may override to perform the change now: when
-    the freeze is all that blocks `perform` (the domain's options are asked again as with
-    an override given, as the service would take it)."""
+    """The hard freezes the page offers to override, when `perform` is blocked (the
+    service says whether a freeze is all that blocks it, and whether `user` may)."""
     perform = next((o for o in options if o.name == "perform"), None)
-    if perform is None or perform.allowed or not user.is_operations_manager:
+    if perform is None or perform.allowed:
         return []
-    frozen = hard_freezes_in_force(change, timezone.now())
-    if not frozen:
-        return []
-    change.freeze_override = "?"  # type: ignore[attr-defined]
-    try:
-        again = next((o for o in workflow.options(change, user) if o.name == "perform"), None)
-    finally:
-        del change.freeze_override  # type: ignore[attr-defined]
-    return frozen if again is not None and again.allowed else []
+    return services.freezes_overridable(change, user)
 
 
 @staff_view
