@@ -61,22 +61,7 @@ class FreezeSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Freeze
-        fields = [
-            "id",
-            "title",
-            "reason",
-            "start",
-            "end",
-            "timezone",
-            "rrule",
-            "hard",
-            "organization",
-            "environment",
-            "components",
-            "created_by",
-            "created",
-            "updated",
-        ]
+        fields = ["id", *schedule.FREEZE_FIELDS, "created_by", "created", "updated"]
         read_only_fields = fields
 
     def get_components(self, obj: Freeze) -> list[int]:

@@ -28,13 +28,7 @@ from tickets.selectors import (
 from .. import enums
 from .. import serializers as s
 from ..filters import TicketFilter
-from ..pagination import Pagination
-from .base import ETAG, IF_MATCH, WorkflowViewSet
-
-# Nested actions: no filters of the main list; bare answers, or pages of their own rows.
-NO_LIST: dict[str, Any] = {"filter_backends": [], "pagination_class": None}
-NESTED_LIST: dict[str, Any] = {"filter_backends": [], "pagination_class": Pagination}
-
+from .base import ETAG, IF_MATCH, NESTED_LIST, WorkflowViewSet
 
 # --------------------------------------------------------------------------- tickets
 
