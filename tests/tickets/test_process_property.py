@@ -389,20 +389,25 @@ class ProcessMachine(RuleBasedStateMachine):
 
     @rule(
         who=personas,
-        action=st.sampled_from(["declare", "declare", "lift", "perform"]),
+        action=st.sampled_from(["declare", "declare", "lift", "perform", "elsewhere"]),
         hard=st.booleans(),
         scope=st.sampled_from(["everyone", "organisation", "other", "component"]),
         reason=st.sampled_from(["", "Payments are down."]),
     )
     def freezes(self, who: str, action: str, hard: bool, scope: str, reason: str) -> None:
         """One rule for freezes (so they do not crowd out the process's own steps):
-        declare one in force now, lift them all, or perform with an override reason."""
+        declare one in force now, lift them all, perform with an override reason, or give
+        one to another step (always refused, whoever asks)."""
         if action == "declare":
             self._declare_freeze(who, hard, scope)
         elif action == "lift":
             self.lift_freezes()
-        else:
+        elif action == "perform":
             self._transition(who, "perform", override_reason=reason)
+        else:
+            name = ["cancel", "submit", "agree_window"][len(reason) % 3]
+            done = self._transition(who, name, comment="Now.", override_reason="Urgent.")
+            assert not done, f"{name} took an override reason"
 
     def _declare_freeze(self, who: str, hard: bool, scope: str) -> None:
         """A freeze in force now (hard: perform is refused), in one of its scopes."""
