@@ -179,6 +179,8 @@ def test_the_recurrence_ends_with_count_or_until() -> None:
         ("  ", "The recurrence is empty."),
         ("RRULE:", "The recurrence is empty."),
         ("rrule: ", "The recurrence is empty."),
+        ("FREQ=DAILY;INTERVAL=0", "INTERVAL must be 1 or more."),
+        ("FREQ=MONTHLY;BYMONTH=4;BYMONTHDAY=31", "This recurrence does not occur in the 5 years"),
     ],
 )
 def test_what_is_not_a_recurrence_we_accept_is_refused_with_a_sentence(

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 RRULE_FREQUENCIES = {DAILY: "daily", WEEKLY: "weekly", MONTHLY: "monthly", YEARLY: "yearly"}
 MAX_OCCURRENCES = 1000
 MAX_FREEZE_HOURS = 24 * 62
+# A recurrence's first period comes within this many years of its start.
+FIRST_PERIOD_YEARS = 5
 # How many periods a COUNT or UNTIL is walked to find the last; beyond, never ending.
 LAST_END_SCAN = 10_000
 
@@ -65,6 +67,15 @@ def parse_rrule(text: str, start: datetime, tz: str) -> recurrence.rrule:
         raise ValueError(f"This is not an RFC 5545 recurrence rule: {exc}.") from exc
     if rule._freq not in RRULE_FREQUENCIES:
         raise ValueError("A freeze repeats at most daily: FREQ=DAILY, WEEKLY, MONTHLY or YEARLY.")
+    if rule._interval < 1:
+        raise ValueError("INTERVAL must be 1 or more.")
+    # A rule that never (or hardly ever) fires would be walked to the year 9999 by every
+    # calendar that asks for its periods: it must fire within a few years of its start.
+    horizon = rule.replace(until=local + timedelta(days=366 * FIRST_PERIOD_YEARS), count=None)
+    if next(iter(horizon), None) is None:
+        raise ValueError(
+            f"This recurrence does not occur in the {FIRST_PERIOD_YEARS} years from its start."
+        )
     return rule
 
 
