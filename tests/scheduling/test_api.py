@@ -476,3 +476,40 @@ def test_an_id_beyond_a_bigint_is_simply_not_found(cast, api, client) -> None:
     client.force_login(cast.agent)
     assert client.get(f"/staff/changes/{huge}/").status_code == 404
     assert client.get(f"/staff/freezes/{'9' * 18}/").status_code == 404
+
+
+def test_a_calendar_of_one_day_includes_that_day_and_the_years_are_bounded(cast, api) -> None:
+    change = windowed(cast, 0, 2)
+    d = day(0)
+    rows = ok(api("agent").get(f"{V1}/calendar/", {"start": d, "end": d}))
+    assert [r["change"] for r in rows if r["kind"] == "change"] == [change.pk]
+    for params in (
+        {"start": "9999-12-01", "end": "9999-12-31"},
+        {"start": "0001-01-01", "end": "0001-02-01"},
+    ):
+        answer = api("agent").get(f"{V1}/calendar/", params)
+        assert answer.status_code == 400 and "between the years" in answer.json()["detail"]
+
+
+def test_a_freeze_time_without_its_offset_is_refused(cast, api) -> None:
+    answer = api("ops").post(
+        f"{V1}/freezes/", body(start="2030-01-01T00:00:00", end="2030-01-02T00:00:00")
+    )
+    assert answer.status_code == 400 and "offset" in str(answer.json())
+    assert Freeze.objects.count() == 0
+
+
+def test_the_calendar_reads_freezes_in_a_fixed_number_of_queries(
+    cast, api, django_assert_max_num_queries
+) -> None:
+    client = api("agent")
+    span = {"start": day(-24), "end": day(72)}
+    freeze(cast, 0, 1, environment=environment("uat").pk)
+    client.get(f"{V1}/calendar/", span)
+    with django_assert_max_num_queries(20) as few:
+        client.get(f"{V1}/calendar/", span)
+    for i in range(6):
+        freeze(cast, i, i + 1, environment=environment("production").pk, title=f"F{i}")
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        rows = ok(client.get(f"{V1}/calendar/", span))
+    assert len([r for r in rows if r["kind"] == "freeze"]) == 7

@@ -12,7 +12,6 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -25,9 +24,9 @@ from tickets.services import schedule
 
 from . import enums
 from .conflicts import ConflictSerializer
-from .fields import IdField, StrictBooleanField, StrictCharField, parse_id
-from .pagination import Pagination
+from .fields import AwareDateTimeField, IdField, StrictBooleanField, StrictCharField, parse_id
 from .serializers import StrictInputSerializer
+from .views.base import ApiView, _int_segment
 
 
 class CalendarEntrySerializer(serializers.Serializer):
@@ -71,8 +70,8 @@ class FreezeSerializer(serializers.ModelSerializer):
 class FreezeWriteSerializer(StrictInputSerializer):
     title = StrictCharField(max_length=200, required=False)
     reason = StrictCharField(max_length=5000, required=False, allow_blank=True)
-    start = serializers.DateTimeField(required=False, help_text="Start of the first period.")
-    end = serializers.DateTimeField(required=False, help_text="End of the first period.")
+    start = AwareDateTimeField(required=False, help_text="Start of the first period.")
+    end = AwareDateTimeField(required=False, help_text="End of the first period.")
     timezone = serializers.ChoiceField(
         choices=TIMEZONE_CHOICES,
         required=False,
@@ -94,8 +93,8 @@ class FreezeWriteSerializer(StrictInputSerializer):
 
 class FreezeCreateSerializer(FreezeWriteSerializer):
     title = StrictCharField(max_length=200)
-    start = serializers.DateTimeField()
-    end = serializers.DateTimeField()
+    start = AwareDateTimeField()
+    end = AwareDateTimeField()
 
 
 class FeedSerializer(serializers.Serializer):
@@ -109,15 +108,6 @@ def _freezes(user: User) -> Any:
     return freezes_visible_to(user).select_related("created_by").prefetch_related("components")
 
 
-class _ScheduleView(GenericAPIView):
-    pagination_class = Pagination
-    filter_backends: list[Any] = []
-
-    @property
-    def me(self) -> User:
-        return self.request.user  # type: ignore[return-value]
-
-
 RANGE = [
     OpenApiParameter("start", str, required=True, description="Date or date-time."),
     OpenApiParameter("end", str, required=True, description="Date (included) or date-time."),
@@ -128,7 +118,7 @@ RANGE = [
 ]
 
 
-class CalendarView(_ScheduleView):
+class CalendarView(ApiView):
     serializer_class = CalendarEntrySerializer
     pagination_class = None  # type: ignore[assignment]  # a range, bounded: not paged
     error_statuses = ["400", "401", "429"]
@@ -181,7 +171,7 @@ def _int_param(q: Any, name: str) -> int | None:
     return n
 
 
-class FreezeListView(_ScheduleView):
+class FreezeListView(ApiView):
     serializer_class = FreezeSerializer
 
     @extend_schema(
@@ -206,14 +196,11 @@ class FreezeListView(_ScheduleView):
         return Response(FreezeSerializer(freeze).data, status=status.HTTP_201_CREATED)
 
 
-class FreezeDetailView(_ScheduleView):
+class FreezeDetailView(ApiView):
     serializer_class = FreezeSerializer
 
     def _id(self, id: str) -> int:
-        n = parse_id(id)
-        if n is None:
-            raise NotVisible(f"No freeze {id}.")
-        return n
+        return _int_segment(id, "freeze")
 
     @extend_schema(operation_id="freezes_retrieve", summary="One freeze")
     def get(self, request: Request, id: str) -> Response:
@@ -244,7 +231,7 @@ class FreezeDetailView(_ScheduleView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class CalendarFeedView(_ScheduleView):
+class CalendarFeedView(ApiView):
     serializer_class = FeedSerializer
 
     @extend_schema(

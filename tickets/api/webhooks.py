@@ -9,18 +9,15 @@ from typing import Any
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from notifications.models import WebhookDelivery, WebhookEndpoint, WebhookEventType
 from notifications.webhooks import subscriptions
-from tickets.errors import NotVisible
-from tickets.models import User
 
-from .fields import IdField, StrictBooleanField, StrictCharField, parse_id
-from .pagination import Pagination
+from .fields import IdField, StrictBooleanField, StrictCharField
 from .serializers import StrictInputSerializer
+from .views.base import ApiView, _int_segment
 
 EVENTS_HELP = "Event types to receive; every type when empty."
 
@@ -103,23 +100,9 @@ class WebhookDeliverySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-def _id(value: str, noun: str) -> int:
-    n = parse_id(value)
-    if n is None:
-        raise NotVisible(f"No {noun} {value}.")
-    return n
-
-
-class _WebhookView(GenericAPIView):
-    pagination_class = Pagination
-    filter_backends: list[Any] = []
-
-    @property
-    def me(self) -> User:
-        return self.request.user  # type: ignore[return-value]
-
+class _WebhookView(ApiView):
     def _endpoint(self, id: str) -> WebhookEndpoint:
-        return subscriptions.access_endpoint(self.me, _id(id, "webhook"))
+        return subscriptions.access_endpoint(self.me, _int_segment(id, "webhook"))
 
 
 class WebhookListView(_WebhookView):
@@ -167,13 +150,13 @@ class WebhookDetailView(_WebhookView):
         body = WebhookWriteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         endpoint = subscriptions.webhook_update(
-            endpoint=_id(id, "webhook"), by=self.me, **body.validated_data
+            endpoint=_int_segment(id, "webhook"), by=self.me, **body.validated_data
         )
         return Response(WebhookSerializer(endpoint).data)
 
     @extend_schema(operation_id="webhooks_destroy", summary="Unsubscribe", responses={204: None})
     def delete(self, request: Request, id: str) -> Response:
-        subscriptions.webhook_delete(endpoint=_id(id, "webhook"), by=self.me)
+        subscriptions.webhook_delete(endpoint=_int_segment(id, "webhook"), by=self.me)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -202,6 +185,6 @@ class WebhookRedeliverView(_WebhookView):
     )
     def post(self, request: Request, id: str, did: str) -> Response:
         again = subscriptions.webhook_redeliver(
-            endpoint=_id(id, "webhook"), delivery=_id(did, "delivery"), by=self.me
+            endpoint=_int_segment(id, "webhook"), delivery=_int_segment(did, "delivery"), by=self.me
         )
         return Response(WebhookDeliverySerializer(again).data, status=status.HTTP_201_CREATED)

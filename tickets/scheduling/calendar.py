@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from ..errors import InvalidInput
+from ..limits import YEAR_RANGE_MESSAGE, datetime_in_range
 from ..models import Change, ChangeStatus, Freeze
 from ..selectors import changes_visible_to, freezes_visible_to
 from .conflicts import ConflictItem, conflicts_of, freezes_over
@@ -99,21 +100,28 @@ def windows_visible_to(user: Any, start: datetime, end: datetime) -> Any:
 
 
 def _moment(value: Any, name: str, *, end: bool = False) -> datetime:
+    """A date (the whole day: its midnight, or the next one for an end) or a date and time
+    (naive ones in the active time zone), within the years a page can show."""
     text = str(value or "").strip()
     if not text:
         raise InvalidInput(f"'{name}' is required.", fields={name: ["Required."]})
     try:
-        moment = parse_datetime(text)
-        if moment is None:
-            day: date | None = parse_date(text)
-            if day is None:
-                raise ValueError
-            moment = datetime.combine(day + timedelta(days=1) if end else day, time.min)
+        # A plain date first: parse_datetime reads "2026-12-01" as its midnight too.
+        day: date | None = parse_date(text) if len(text) <= 10 else None
+        moment = (
+            datetime.combine(day + timedelta(days=1) if end else day, time.min)
+            if day is not None
+            else parse_datetime(text)
+        )
     except ValueError:
+        moment = None
+    if moment is None:
         raise InvalidInput(
             f"'{name}' must be a date (2026-12-01) or a date and time (2026-12-01T08:00:00Z).",
             fields={name: ["A date or a date and time."]},
-        ) from None
+        )
+    if not datetime_in_range(moment):
+        raise InvalidInput(YEAR_RANGE_MESSAGE, fields={name: [YEAR_RANGE_MESSAGE]})
     if timezone.is_naive(moment):
         moment = timezone.make_aware(moment)
     return moment

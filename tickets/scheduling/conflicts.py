@@ -98,7 +98,7 @@ def freezes_over(start: datetime, end: datetime) -> list[tuple[Freeze, list[Occu
     more for the components of those limited to some."""
     found = [
         (f, periods)
-        for f in Freeze.objects.touching(start, end)
+        for f in Freeze.objects.select_related("environment").touching(start, end)
         if (periods := list(f.occurrences(start, end)))
     ]
     limited = [f.pk for f, _ in found if not f.all_components]

@@ -10,6 +10,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
+from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -105,6 +106,17 @@ def _int_segment(value: str, noun: str) -> int:
     if n is None:
         raise NotVisible(f"No {noun} {value}.")
     return n
+
+
+class ApiView(GenericAPIView):
+    """A plain endpoint (not a viewset) of the API: paged, no filters of its own."""
+
+    pagination_class = Pagination
+    filter_backends: list[Any] = []
+
+    @property
+    def me(self) -> User:
+        return self.request.user  # type: ignore[return-value]
 
 
 class ApiViewSet(viewsets.GenericViewSet):
