@@ -24,7 +24,7 @@ from django.utils import timezone
 from .models import CalendarFeed, ChangeStatus, Component, Environment, Organization
 from .scheduling import CalendarEntry, calendar_entries, conflicts_of
 from .services import schedule
-from .web import succeed
+from .web import BoundedDateField, succeed
 
 VIEWS = [("month", "Month"), ("week", "Week"), ("agenda", "Agenda")]
 # A day shows at most this many entries (freezes first); "+k more" leads to its agenda.
@@ -44,7 +44,7 @@ class CalendarFilterForm(forms.Form):
     Shape only; an invalid value is dropped (the page still shows), never an error page."""
 
     view = forms.ChoiceField(choices=VIEWS, required=False)
-    date = forms.DateField(
+    date = BoundedDateField(
         required=False, label="Go to", widget=forms.DateInput(attrs={"type": "date"})
     )
     days = forms.IntegerField(required=False, min_value=1, max_value=AGENDA_MAX_DAYS)

@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from . import services, workflow
 from .errors import DomainError, NotVisible
-from .limits import YEAR_RANGE_MESSAGE, datetime_in_range
+from .limits import YEAR_MAX, YEAR_MIN, YEAR_RANGE_MESSAGE, datetime_in_range
 from .models import Change, Ticket, User
 from .pagination import CappedPaginator
 from .scheduling import conflicts_of_one
@@ -130,6 +130,19 @@ class BoundedDateTimeField(forms.DateTimeField):
                 self.error_messages["out_of_range"], code="out_of_range"
             ) from exc
         if result is not None and not datetime_in_range(result):
+            raise forms.ValidationError(self.error_messages["out_of_range"], code="out_of_range")
+        return result
+
+
+class BoundedDateField(forms.DateField):
+    """A date within `limits.YEAR_MIN` to `limits.YEAR_MAX`: a page may step weeks either
+    side of it (a calendar) without leaving what Python's dates hold."""
+
+    default_error_messages = {"out_of_range": YEAR_RANGE_MESSAGE}
+
+    def to_python(self, value: Any) -> Any:
+        result = super().to_python(value)
+        if result is not None and not YEAR_MIN <= result.year <= YEAR_MAX:
             raise forms.ValidationError(self.error_messages["out_of_range"], code="out_of_range")
         return result
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from tests.calendar_world import build_world
 from tests.staff.conftest import client_for
@@ -138,3 +139,24 @@ def test_month_view_queries_are_bounded(cast, django_assert_max_num_queries) -> 
     for view in ("month", "week", "agenda"):
         with django_assert_max_num_queries(12):
             _get(client, view=view, date=day.date().isoformat())
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "date=0001-01-01",
+        "date=0001-01-05&view=week",
+        "date=0001-01-07&view=agenda&days=31",
+        "date=9999-12-31",
+        "date=9999-12-31&view=week",
+        "date=9999-12-25&view=agenda&days=31",
+    ],
+)
+def test_a_date_at_the_ends_of_the_calendar_shows_this_month_instead(cast, client, query):
+    """A date a page could not step around (the first or last a date can be) is dropped,
+    as any invalid filter is: the page shows, around today."""
+    for who, url in ((cast.ops, "/staff/calendar/"), (cast.alice, "/portal/calendar/")):
+        client.force_login(who)
+        answer = client.get(f"{url}?{query}")
+        assert answer.status_code == 200, (url, query)
+        assert answer.context["cal"].anchor == timezone.localdate()
