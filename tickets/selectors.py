@@ -31,6 +31,7 @@ from .models import (
     TransitionLog,
     User,
 )
+from .models.freezes import FreezeQuerySet
 from .models.search import SEARCH_CONFIG
 
 
@@ -73,7 +74,7 @@ def changes_visible_to(user: Any) -> QuerySet[Change]:
     return _scoped(Change.objects.all(), user)
 
 
-def freezes_visible_to(user: Any) -> QuerySet[Freeze]:
+def freezes_visible_to(user: Any) -> FreezeQuerySet:
     """Provider staff see every freeze; a customer those of every organisation and their
     own."""
     org = _customer_org(user)

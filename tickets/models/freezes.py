@@ -41,6 +41,11 @@ FIRST_PERIOD_YEARS = 5
 LAST_END_SCAN = 10_000
 
 
+def freeze_kind(hard: bool) -> str:
+    """How a freeze is named wherever it shows: hard refuses perform, soft warns."""
+    return "Hard freeze" if hard else "Soft freeze"
+
+
 def overlaps(a_start: datetime, a_end: datetime, b_start: datetime, b_end: datetime) -> bool:
     """Two half-open periods share a moment: touching ones (one ends as the other starts)
     do not."""
@@ -94,6 +99,14 @@ class FreezeQuerySet(models.QuerySet["Freeze"]):
         starts before `end` and the last ends after `start` (unbounded when it repeats
         for ever). The occurrences themselves are expanded in Python."""
         return self.filter(Q(last_end__isnull=True) | Q(last_end__gt=start), start__lt=end)
+
+    def current(self, now: datetime) -> FreezeQuerySet:
+        """Freezes with a period still to come or under way (a recurrence without end is
+        always current)."""
+        return self.filter(Q(last_end__isnull=True) | Q(last_end__gt=now))
+
+    def past(self, now: datetime) -> FreezeQuerySet:
+        return self.filter(last_end__lte=now)
 
     def applying_to(
         self, *, organization_id: int, environment_id: int, component_ids: list[int]
@@ -171,7 +184,7 @@ class Freeze(models.Model):
 
     @property
     def kind(self) -> str:
-        return "Hard freeze" if self.hard else "Soft freeze"
+        return freeze_kind(self.hard)
 
     def rule(self) -> recurrence.rrule | None:
         return parse_rrule(self.rrule, self.start, self.timezone) if self.rrule else None

@@ -182,14 +182,8 @@ def calendar_entries(
         for c in found
     ]
     if freezes:
-        visible = set(
-            _freeze_filter(freezes_visible_to(user), organization, environment, component)
-            .touching(start, end)
-            .values_list("id", flat=True)
-        )
-        for freeze, periods in freezes_over(start, end):
-            if freeze.pk not in visible:
-                continue
+        visible = _freeze_filter(freezes_visible_to(user), organization, environment, component)
+        for freeze, periods in freezes_over(start, end, visible):
             entries += [
                 CalendarEntry(
                     kind="freeze", start=p.start, end=p.end, title=freeze.title, freeze=freeze

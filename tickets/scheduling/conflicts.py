@@ -13,6 +13,7 @@ from datetime import datetime
 from django.utils import timezone
 
 from ..models import Change, ChangeComponent, ChangeStatus, Freeze, Occurrence, overlaps
+from ..models.freezes import FreezeQuerySet, freeze_kind
 
 # A change holds its window from proposal until it is performed and tested; a cancelled,
 # rolled back or done change holds nothing.
@@ -35,6 +36,10 @@ class ConflictItem:
     start: datetime
     end: datetime
     hard: bool = False
+
+    @property
+    def freeze_label(self) -> str:
+        return freeze_kind(self.hard)
 
     def as_dict(self) -> dict:
         return {
@@ -93,12 +98,16 @@ def _freeze_applies(freeze: Freeze, change: Change, components: set[int]) -> boo
     return freeze.all_components or bool(components & freeze.component_ids)  # type: ignore[attr-defined]
 
 
-def freezes_over(start: datetime, end: datetime) -> list[tuple[Freeze, list[Occurrence]]]:
-    """Every freeze with a period in [start, end) and those periods: one query, and one
-    more for the components of those limited to some."""
+def freezes_over(
+    start: datetime, end: datetime, freezes: FreezeQuerySet | None = None
+) -> list[tuple[Freeze, list[Occurrence]]]:
+    """Every freeze (of `freezes`, by default all) with a period in [start, end) and those
+    periods: one query, and one more for the components of those limited to some."""
     found = [
         (f, periods)
-        for f in Freeze.objects.select_related("environment").touching(start, end)
+        for f in (freezes if freezes is not None else Freeze.objects.all())
+        .select_related("environment")
+        .touching(start, end)
         if (periods := list(f.occurrences(start, end)))
     ]
     limited = [f.pk for f, _ in found if not f.all_components]

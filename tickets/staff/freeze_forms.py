@@ -138,6 +138,3 @@ class FreezeForm(forms.Form):
                 if value is not None:
                     data[name] = timezone.make_naive(value).replace(tzinfo=tz)
         return data
-
-    def service_data(self) -> dict[str, Any]:
-        return {name: self.cleaned_data.get(name) for name in self.fields}

@@ -4,7 +4,6 @@ declares (`services.schedule`); and the user's secret calendar feed."""
 
 from __future__ import annotations
 
-from django.db.models import Q
 from django.http import HttpResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -74,9 +73,9 @@ def freeze_list(request: StaffRequest) -> HttpResponse:
     )
     now = timezone.now()
     if show == "current":
-        qs = qs.filter(Q(last_end__isnull=True) | Q(last_end__gt=now)).order_by("start", "id")
+        qs = qs.current(now).order_by("start", "id")
     elif show == "past":
-        qs = qs.filter(last_end__lte=now).order_by("-start", "-id")
+        qs = qs.past(now).order_by("-start", "-id")
     context = {
         "nav": "calendar",
         "page": web.paginate(request, qs),
