@@ -74,6 +74,9 @@ TEMPLATES = [
     },
 ]
 
+# Widgets through their Jinja2 templates (changeprocess/forms.py).
+FORM_RENDERER = "changeprocess.forms.WidgetRenderer"
+
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
@@ -216,12 +219,21 @@ LOGGING = {
 }
 
 # --- Cache: Redis (API throttling counters; production.py adds its own options) ---------
+# Rendered rows of lists, in each process's own memory, keyed by all that a row shows
+# (tickets/templatetags/fragments.py): never stale, so never shared or invalidated.
+FRAGMENT_CACHE = {
+    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+    "LOCATION": "fragments",
+    "TIMEOUT": 3600,
+    "OPTIONS": {"MAX_ENTRIES": 10_000},
+}
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "changeprocess",
-    }
+    },
+    "fragments": FRAGMENT_CACHE,
 }
 
 # --- Client addresses (throttling, login lockout): changeprocess.guard.client_address ---

@@ -19,6 +19,7 @@ from .base import (
     BASE_DIR,
     DATABASES,
     DEFAULT_FROM_EMAIL,
+    FRAGMENT_CACHE,
     INSTALLED_APPS,
     MIDDLEWARE,
     REDIS_URL,
@@ -61,7 +62,8 @@ CACHES = {
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "changeprocess",
         "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
-    }
+    },
+    "fragments": FRAGMENT_CACHE,
 }
 
 # Sessions are read from Redis (written through to the database, so a Redis restart logs
