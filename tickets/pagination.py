@@ -16,8 +16,10 @@ from django.db import connections
 from django.db.models import QuerySet
 
 COUNT_CAP = 10_000
-# The counts of a dashboard panel or a board column: a badge, "999+" past it.
-PANEL_COUNT_CAP = 999
+# The counts of a dashboard panel or a board column: a badge, "99+" past it, so that a
+# count reads at most 100 rows of an index whatever the table holds (a panel's count of
+# 1,000 read 15,000 rows of tickets at 100,000).
+PANEL_COUNT_CAP = 99
 
 
 class CappedPaginator(Paginator):

@@ -177,7 +177,7 @@ def changes_waiting_on_customer(user: Any) -> QuerySet[Change]:
 def customer_action_counts(user: Any) -> dict[str, Any]:
     """{"tickets": n, "changes": m, "total": n + m} for the navigation, each counted up to
     `pagination.PANEL_COUNT_CAP` (a large organisation's open tickets are not counted on
-    every page), in one query; with their labels ("999+" past the cap) under
+    every page), in one query; with their labels ("99+" past the cap) under
     `*_label`."""
     from .pagination import PANEL_COUNT_CAP, capped_counts
 

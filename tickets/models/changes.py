@@ -199,7 +199,7 @@ class Change(ConcurrentTransitionMixin, models.Model):
             models.Index(fields=["window_start"], name="change_window_start"),
             models.Index(fields=["window_end"], name="change_window_end"),  # windows of a range
             models.Index(fields=["author", "status"], name="change_author_status"),
-            models.Index(fields=["-updated"], name="change_updated"),
+            models.Index(fields=["-updated", "-id"], name="change_updated"),
             models.Index(fields=["-created"], name="change_created"),
             # The changes that may wait on the customer (`waiting_on_customer_q`) per
             # organisation, newest first, with the performer that decides it.

@@ -71,7 +71,7 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
             models.Index(fields=["status", "-updated"], name="ticket_status_updated"),
             models.Index(fields=["organization", "status", "-updated"], name="ticket_org_status"),
             models.Index(fields=["assignee", "status"], name="ticket_assignee_status"),
-            models.Index(fields=["-updated"], name="ticket_updated"),
+            models.Index(fields=["-updated", "-id"], name="ticket_updated"),
             models.Index(fields=["-created"], name="ticket_created"),
             # The open tickets that may wait on each side, newest first: the portal's
             # "Needs your action" per organisation, the dashboard's "waiting on support"

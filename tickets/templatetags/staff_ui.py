@@ -91,7 +91,7 @@ def aria_sort(request: Any, field: str) -> str:
 
 @register.filter
 def count_label(n: int) -> str:
-    """A panel's count (`pagination.capped_counts` at PANEL_COUNT_CAP): "999+" once it
+    """A panel's count (`pagination.capped_counts` at PANEL_COUNT_CAP): "99+" once it
     passed the cap."""
     cap = pagination.PANEL_COUNT_CAP
     return f"{cap:,}+" if n > cap else str(n)

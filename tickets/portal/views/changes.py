@@ -57,12 +57,30 @@ CHANGE_FILTERS: dict[str, tuple[str, Callable[[Any], QuerySet]]] = {
 }
 
 
+# What a row of the list shows (templates/portal/change_list.html).
+ROW_FIELDS = (
+    "id",
+    "title",
+    "status",
+    "performer",
+    "updated",
+    "window_start",
+    "window_agreed_at",
+    "environment__name",
+)
+
+
 @customer_portal
 def change_list(request: AuthenticatedRequest) -> HttpResponse:
     show = request.GET.get("show", "open")
     if show not in CHANGE_FILTERS:
         show = "open"
-    qs = CHANGE_FILTERS[show][1](request.user).select_related("environment").order_by("-updated")
+    qs = (
+        CHANGE_FILTERS[show][1](request.user)
+        .select_related("environment")
+        .only(*ROW_FIELDS)
+        .order_by("-updated", "-pk")
+    )
     q = request.GET.get("q", "").strip()[:200]
     if q:
         # The staff list's and the API's search (`changes_matching`), ranked.

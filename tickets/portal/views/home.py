@@ -19,17 +19,31 @@ from ...selectors import (
 from ...typing import AuthenticatedRequest
 from .common import _asked, _page, customer_portal
 
+# What the home's rows show (templates/portal/home.html).
+TICKET_FIELDS = ("id", "title", "status", "updated", "change_id")
+CHANGE_FIELDS = (
+    "id",
+    "title",
+    "status",
+    "updated",
+    "window_start",
+    "window_end",
+    "window_agreed_at",
+    "environment__name",
+)
+
 
 @customer_portal
 def home(request: AuthenticatedRequest) -> HttpResponse:
     user = request.user
     tickets = list(
-        tickets_waiting_on_customer(user).select_related("change").order_by("-updated")[:50]
+        tickets_waiting_on_customer(user).only(*TICKET_FIELDS).order_by("-updated", "-pk")[:50]
     )
     changes = list(
         changes_waiting_on_customer(user)
         .select_related("environment")
-        .order_by("window_start", "-updated")[:50]
+        .only(*CHANGE_FIELDS)
+        .order_by("window_start", "-updated", "-pk")[:50]
     )
     upcoming = list(
         changes_visible_to(user)
@@ -38,7 +52,8 @@ def home(request: AuthenticatedRequest) -> HttpResponse:
             window_start__gte=timezone.now(),
         )
         .select_related("environment")
-        .order_by("window_start")[:5]
+        .only(*CHANGE_FIELDS)
+        .order_by("window_start", "pk")[:5]
     )
     return _page(
         request,

@@ -42,12 +42,18 @@ TICKET_FILTERS: dict[str, tuple[str, Callable[[Any], QuerySet]]] = {
 }
 
 
+# What a row of the list shows (templates/portal/ticket_list.html).
+ROW_FIELDS = ("id", "title", "status", "type", "updated", "change_id")
+
+
 @customer_portal
 def ticket_list(request: AuthenticatedRequest) -> HttpResponse:
     show = request.GET.get("show", "open")
     if show not in TICKET_FILTERS:
         show = "open"
-    qs = Ticket.with_customer_release(TICKET_FILTERS[show][1](request.user).order_by("-updated"))
+    qs = Ticket.with_customer_release(
+        TICKET_FILTERS[show][1](request.user).only(*ROW_FIELDS).order_by("-updated", "-pk")
+    )
     q = request.GET.get("q", "").strip()[:200]
     if q:
         # The staff queue's and the API's search (`tickets_matching`), ranked.

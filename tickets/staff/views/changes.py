@@ -77,11 +77,31 @@ CHANGE_SORTS = {
 }
 
 
+# What a row of the change list shows (templates/staff/changes/_results.html).
+CHANGE_ROW_FIELDS = (
+    "id",
+    "title",
+    "status",
+    "performer",
+    "approval_round",
+    "window_start",
+    "window_agreed_at",
+    "updated",
+    "created",
+    "organization__name",
+    "environment__name",
+    "author__username",
+    "author__first_name",
+    "author__last_name",
+)
+
+
 def _change_rows(user: User) -> QuerySet[Change]:
     return (
         changes_visible_to(user)
         .select_related("organization", "environment", "author")
-        .prefetch_related(live_approvals())
+        .only(*CHANGE_ROW_FIELDS)
+        .prefetch_related(live_approvals(who=False))
     )
 
 

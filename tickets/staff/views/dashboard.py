@@ -30,6 +30,27 @@ from ...selectors import (
 from .common import DASHBOARD_ROWS, StaffRequest, live_approvals, staff_view
 
 WEEK_WINDOWS = 25  # the week's windows shown; the board and the list show the rest
+# What each panel shows (templates/staff/dashboard.html, staff/tickets/_workitem.html).
+WORKITEM_FIELDS = ("id", "title", "status", "priority", "updated", "organization__name")
+IN_FLIGHT_FIELDS = (
+    "id",
+    "title",
+    "status",
+    "performer",
+    "updated",
+    "organization__name",
+    "environment__name",
+)
+WINDOW_FIELDS = (
+    "id",
+    "title",
+    "status",
+    "window_start",
+    "window_end",
+    "window_agreed_at",
+    "organization__name",
+    "environment__name",
+)
 
 
 def _week(now: datetime) -> tuple[datetime, datetime]:
@@ -50,11 +71,12 @@ def dashboard(request: StaffRequest) -> HttpResponse:
     # Every panel is bounded: at most DASHBOARD_ROWS rows, and a count that stops at
     # pagination.PANEL_COUNT_CAP (all the panels' counts in one query), whatever the desk
     # holds; "see all" goes to the list.
-    waiting = Ticket.with_customer_release(
+    waiting = (
         tickets_visible_to(user)
         .filter(Ticket.waiting_on_provider_q())
-        .select_related("organization", "assignee")
-        .order_by("-updated")
+        .select_related("organization")
+        .only(*WORKITEM_FIELDS)
+        .order_by("-updated", "-pk")
     )
     mine = waiting.filter(assignee=user)
     unassigned = waiting.filter(assignee__isnull=True)
@@ -82,7 +104,8 @@ def dashboard(request: StaffRequest) -> HttpResponse:
         .filter(author=user)
         .exclude(status__in=[ChangeStatus.DONE, ChangeStatus.CANCELLED])
         .select_related("organization", "environment")
-        .order_by("-updated")
+        .only(*IN_FLIGHT_FIELDS)
+        .order_by("-updated", "-pk")
     )
     start, end = _week(timezone.now())
     windows = (
@@ -96,8 +119,9 @@ def dashboard(request: StaffRequest) -> HttpResponse:
             window_start__gte=start - timedelta(hours=settings.CHANGE_WINDOW_MAX_HOURS),
         )
         .exclude(status=ChangeStatus.CANCELLED)
-        .select_related("organization", "environment", "window_agreed_by", "window_proposed_by")
-        .order_by("window_start")
+        .select_related("organization", "environment")
+        .only(*WINDOW_FIELDS)
+        .order_by("window_start", "pk")
     )
     counts = capped_counts(
         {
