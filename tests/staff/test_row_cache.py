@@ -1,0 +1,117 @@
+"""Rows of lists are rendered once and kept, keyed by everything they show
+(tickets/templatetags/fragments.py): a kept row is never stale. Each test renders a list
+(the rows are kept), changes one thing a row shows without touching what else the key
+could lean on (`.update()` leaves `updated` as it was), and reads the list again."""
+
+from __future__ import annotations
+
+import zoneinfo
+
+import pytest
+from django.core.cache import caches
+from django.urls import reverse
+from django.utils import timezone
+
+from approvals.models import Approval, ApprovalRole, Decision
+from tests.factories import ChangeFactory, TicketFactory
+from tests.staff.conftest import client_for
+from tickets.models import Change, ChangeStatus, Organization, Ticket, TicketStatus, User
+from tickets.templatetags.fragments import fingerprint
+
+
+@pytest.fixture(autouse=True)
+def _empty_row_cache() -> None:
+    caches["fragments"].clear()
+
+
+def _row(html: str, key: str) -> str:
+    """The table row (or card) of `key` in a rendered list."""
+    at = html.index(f">{key}<")
+    start = max(html.rfind("<tr", 0, at), html.rfind("<li", 0, at))
+    end = min(x for x in (html.find("</tr>", at), html.find("</li>", at)) if x != -1)
+    return html[start:end]
+
+
+def test_the_queue_shows_what_changed_since_its_rows_were_kept(cast) -> None:
+    ticket = TicketFactory(organization=cast.acme, reporter=cast.alice, title="Printer jammed")
+    client, url = client_for(cast.agent), reverse("staff:ticket_list")
+    assert "Printer jammed" in _row(client.get(url).content.decode(), ticket.key)
+    assert len(caches["fragments"]._cache) >= 1  # type: ignore[attr-defined]
+
+    Ticket.objects.filter(pk=ticket.pk).update(title="Printer fixed", status=TicketStatus.TO_DO)
+    row = _row(client.get(url).content.decode(), ticket.key)
+    assert "Printer fixed" in row and "To do" in row and "Printer jammed" not in row
+
+    # What the row shows of other rows: the organisation's name, the assignee's.
+    Organization.objects.filter(pk=cast.acme.pk).update(name="Acme Holdings")
+    Ticket.objects.filter(pk=ticket.pk).update(assignee=cast.agent2)
+    User.objects.filter(pk=cast.agent2.pk).update(first_name="Grace", last_name="Hopper")
+    row = _row(client.get(url).content.decode(), ticket.key)
+    assert "Acme Holdings" in row and "Grace Hopper" in row
+
+
+def test_a_row_is_shown_in_the_reader_s_time_zone(cast) -> None:
+    ticket = TicketFactory(organization=cast.acme, reporter=cast.alice)
+    url = reverse("staff:ticket_list")
+    utc = _row(client_for(cast.agent).get(url).content.decode(), ticket.key)
+    User.objects.filter(pk=cast.agent2.pk).update(timezone="Asia/Kolkata")  # UTC+05:30
+    kolkata = _row(client_for(cast.agent2).get(url).content.decode(), ticket.key)
+    shown = timezone.localtime(ticket.updated, zoneinfo.ZoneInfo("Asia/Kolkata"))
+    assert utc != kolkata and shown.strftime("%H:%M") in kolkata
+
+
+def test_the_change_list_counts_approvals_given_since(cast) -> None:
+    change = ChangeFactory(organization=cast.acme, status=ChangeStatus.AWAITING_APPROVAL)
+    client, url = client_for(cast.agent), reverse("staff:change_list")
+    assert "0 of 3" in _row(client.get(url).content.decode(), change.key)
+    Approval.objects.create(
+        change=change,
+        round=change.approval_round,
+        role=ApprovalRole.QA,
+        decision=Decision.APPROVED,
+        by=cast.qa,
+    )
+    assert "1 of 3" in _row(client.get(url).content.decode(), change.key)
+
+
+def test_the_board_and_the_portal_lists_show_a_new_status(cast) -> None:
+    change = ChangeFactory(organization=cast.acme, status=ChangeStatus.DRAFT, title="Rotate keys")
+    ticket = TicketFactory(organization=cast.acme, reporter=cast.alice)
+    staff, alice = client_for(cast.agent), client_for(cast.alice)
+    board, changes, tickets = (
+        reverse("staff:change_board"),
+        reverse("portal:changes"),
+        reverse("portal:tickets"),
+    )
+    for client, url in ((staff, board), (alice, changes), (alice, tickets)):
+        assert client.get(url).status_code == 200  # rows kept
+    Change.objects.filter(pk=change.pk).update(title="Rotate the keys")
+    Ticket.objects.filter(pk=ticket.pk).update(status=TicketStatus.WAITING_FOR_CUSTOMER)
+    assert "Rotate the keys" in _row(staff.get(board).content.decode(), change.key)
+    assert "Rotate the keys" in _row(alice.get(changes).content.decode(), change.key)
+    assert "waits for you" in _row(alice.get(tickets).content.decode(), ticket.key)
+
+
+def test_the_fingerprint_covers_every_loaded_value_and_nothing_it_cannot_key(cast) -> None:
+    change = ChangeFactory(organization=cast.acme, status=ChangeStatus.AWAITING_APPROVAL)
+
+    def read() -> Change:
+        return Change.objects.select_related("organization").prefetch_related("approvals").get()
+
+    first = fingerprint(read())
+    assert fingerprint(read()) == first  # the same values, the same key
+    Organization.objects.filter(pk=cast.acme.pk).update(name="Acme Holdings")
+    second = fingerprint(read())
+    assert second != first  # a related row's value
+    Approval.objects.create(
+        change=change, round=1, role=ApprovalRole.QA, decision=Decision.APPROVED, by=cast.qa
+    )
+    assert fingerprint(read()) != second  # a prefetched row (whose own change is not walked)
+    with timezone.override(zoneinfo.ZoneInfo("Europe/Paris")):
+        in_paris = fingerprint(read())
+    assert in_paris != fingerprint(read())  # the reader's time zone
+
+    annotated = read()
+    annotated.something = object()  # type: ignore[attr-defined]
+    with pytest.raises(TypeError, match="cannot key"):
+        fingerprint(annotated)
