@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from approvals.models import Approval, ApprovalRole, Decision
-from tests.factories import ChangeFactory, TicketFactory
+from tests.factories import ChangeFactory, TicketFactory, environment
 from tests.staff.conftest import client_for
 from tickets.models import Change, ChangeStatus, Organization, Ticket, TicketStatus, User
 from tickets.templatetags.fragments import fingerprint
@@ -115,3 +115,22 @@ def test_the_fingerprint_covers_every_loaded_value_and_nothing_it_cannot_key(cas
     annotated.something = object()  # type: ignore[attr-defined]
     with pytest.raises(TypeError, match="cannot key"):
         fingerprint(annotated)
+
+
+def test_a_kept_filter_form_shows_what_was_typed_and_today_s_choices(cast) -> None:
+    client = client_for(cast.agent)
+    tickets, changes = reverse("staff:ticket_list"), reverse("staff:change_list")
+    client.get(tickets), client.get(changes)  # the unfiltered forms kept
+
+    # A new member of staff and a new environment are offered at once.
+    User.objects.filter(pk=cast.agent2.pk).update(first_name="Grace", last_name="Hopper")
+    environment("staging")
+    assert "Grace Hopper (agent2)" in client.get(tickets).content.decode()
+    assert ">staging</option>" in client.get(changes).content.decode()
+
+    # What was typed is kept, and what is wrong with it said, whatever was kept before.
+    page = client.get(tickets, {"organization": "Acme", "priority": "high"}).content.decode()
+    assert 'value="Acme"' in page and '<option value="high" selected>' in page
+    page = client.get(changes, {"environment": "999999"}).content.decode()
+    assert "Select a valid choice" in page
+    assert "Select a valid choice" not in client.get(changes).content.decode()
