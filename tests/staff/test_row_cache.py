@@ -134,3 +134,22 @@ def test_a_kept_filter_form_shows_what_was_typed_and_today_s_choices(cast) -> No
     page = client.get(changes, {"environment": "999999"}).content.decode()
     assert "Select a valid choice" in page
     assert "Select a valid choice" not in client.get(changes).content.decode()
+
+
+def test_rows_draws_each_item_once_unpacks_and_says_when_there_is_none(cast) -> None:
+    from django.template import Context, Template, TemplateSyntaxError
+
+    template = Template(
+        '{% load fragments %}<ul>{% rows pairs as ticket, note "test-rows" %}'
+        "<li>{{ ticket.title }}: {{ note }}</li>{% empty %}<li>none</li>{% endrows %}</ul>"
+    )
+    first = TicketFactory(organization=cast.acme, reporter=cast.alice, title="One")
+    second = TicketFactory(organization=cast.acme, reporter=cast.alice, title="Two")
+    pairs = [(first, "a"), (second, "b")]
+    assert template.render(Context({"pairs": pairs})) == "<ul><li>One: a</li><li>Two: b</li></ul>"
+    # Kept: the same items give the same rows; another note is another row.
+    assert template.render(Context({"pairs": pairs})) == "<ul><li>One: a</li><li>Two: b</li></ul>"
+    assert "<li>One: c</li>" in template.render(Context({"pairs": [(first, "c")]}))
+    assert template.render(Context({"pairs": []})) == "<ul><li>none</li></ul>"
+    with pytest.raises(TemplateSyntaxError):
+        Template("{% load fragments %}{% rows pairs as x %}{% endrows %}")

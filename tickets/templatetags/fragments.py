@@ -1,18 +1,22 @@
-"""Rows of lists rendered once and kept (issue 13): `{% cache %}` over a row, keyed by the
-row's `fingerprint`.
+"""Parts of pages rendered once and kept (issue 13), keyed by everything they show.
 
-    {% load cache fragments %}
-    {% for t in page.object_list %}
-      {% cache 3600 "queue-row" t|fingerprint using="fragments" %}<tr>...</tr>{% endcache %}
-    {% endfor %}
+Rows of a list, all looked up at once:
 
-The fingerprint is everything the row can show: every value loaded on the instance (its
-fields, read with `.only()`, and annotations), the same of the related instances loaded
-with it (`select_related`) and of its prefetched lists, and the active time zone and
-language. A row rendered from the same values is the same HTML, so a kept row is never
-stale: a change to anything it shows is a new key. The cache is each process's memory
-(CACHES["fragments"]); nothing is shared or invalidated. A row template reads nothing else:
-not the request, not the user (put them in the key), never `{% csrf_token %}`."""
+    {% load fragments %}
+    {% rows page.object_list as t "staff-queue-row" %}<tr>...</tr>{% empty %}...{% endrows %}
+
+A form's fields, with Django's `{% cache %}`:
+
+    {% cache 3600 "ticket-filters" form|form_fingerprint using="fragments" %}...{% endcache %}
+
+A row's key is everything it can show: every value loaded on the instance (its fields,
+read with `.only()`, and annotations), the same of the related instances loaded with it
+(`select_related`) and of its prefetched lists, any further values named in the tag, and
+the active time zone and language. A row rendered from the same values is the same HTML,
+so a kept row is never stale: a change to anything it shows is a new key. The cache is
+each process's memory (CACHES["fragments"]); nothing is shared or invalidated. A row reads
+nothing else: not the request, not the user (name them in the tag), never
+`{% csrf_token %}`, never the time (`timesince`)."""
 
 from __future__ import annotations
 
@@ -23,9 +27,14 @@ from decimal import Decimal
 from typing import Any
 
 from django import template
+from django.core.cache import caches
 from django.db.models import Model, QuerySet
 from django.forms import ModelChoiceField
+from django.template import Context, NodeList, TemplateSyntaxError
+from django.template.base import FilterExpression, Parser, Token
 from django.utils import timezone, translation
+from django.utils.functional import Promise
+from django.utils.safestring import mark_safe
 
 register = template.Library()
 
@@ -53,6 +62,8 @@ def _values(obj: Any, seen: set[int], depth: int = 0) -> Any:
         for name, related in obj._state.fields_cache.items():
             held += ("@" + name, _values(related, seen, depth + 1))
         return tuple(held)
+    if isinstance(obj, Promise):  # a lazy translation: the language is in the key
+        return str(obj)
     if isinstance(obj, QuerySet) and obj._result_cache is not None:  # prefetched
         return _values(obj._result_cache, seen, depth)
     if isinstance(obj, list | tuple):
@@ -63,17 +74,94 @@ def _values(obj: Any, seen: set[int], depth: int = 0) -> Any:
     raise TypeError(f"fingerprint: cannot key a {type(obj).__name__}")
 
 
+def _reader() -> tuple[str, str]:
+    """The active time zone and language: what a row's dates and words are drawn in."""
+    zone = timezone.get_current_timezone()
+    return getattr(zone, "key", None) or str(zone), translation.get_language() or ""
+
+
+def _digest(held: Any) -> str:
+    return hashlib.blake2b(pickle.dumps(held, protocol=5), digest_size=16).hexdigest()
+
+
 @register.filter
 def fingerprint(obj: Any) -> str:
-    """A digest of everything `obj` holds (see the module), with the active time zone and
-    language."""
-    zone = timezone.get_current_timezone()
-    held = (
-        getattr(zone, "key", None) or str(zone),
-        translation.get_language(),
-        _values(obj, set()),
+    """The key of a fragment drawn from `obj` (see the module)."""
+    return _digest((_reader(), _values(obj, set())))
+
+
+class RowsNode(template.Node):
+    def __init__(
+        self,
+        sequence: FilterExpression,
+        names: list[str],
+        fragment: str,
+        vary_on: list[FilterExpression],
+        nodelist: NodeList,
+        empty: NodeList,
+    ) -> None:
+        self.sequence, self.names, self.fragment = sequence, names, fragment
+        self.vary_on, self.nodelist, self.empty = vary_on, nodelist, empty
+
+    def render(self, context: Context) -> str:
+        items = list(self.sequence.resolve(context, ignore_failures=True) or ())
+        if not items:
+            return self.empty.render(context)
+        shared = (
+            self.fragment,
+            _reader(),
+            _values([v.resolve(context) for v in self.vary_on], set()),
+        )
+        keys = [f"row:{self.fragment}:{_digest((shared, _values(item, set())))}" for item in items]
+        cache = caches["fragments"]
+        kept = cache.get_many(keys)
+        drawn: dict[str, str] = {}
+        out = []
+        for key, item in zip(keys, items, strict=True):
+            html = kept.get(key) or drawn.get(key)
+            if html is None:
+                if len(self.names) == 1:
+                    bound = {self.names[0]: item}
+                else:
+                    bound = dict(zip(self.names, item, strict=True))
+                with context.push(bound):
+                    html = drawn[key] = self.nodelist.render(context)
+            out.append(html)
+        if drawn:
+            cache.set_many(drawn)
+        return mark_safe("".join(out))  # noqa: S308 - each part is rendered template output
+
+
+@register.tag("rows")
+def do_rows(parser: Parser, token: Token) -> RowsNode:
+    """{% rows SEQUENCE as NAME[, NAME...] "FRAGMENT" [VALUE ...] %} ... [{% empty %} ...]
+    {% endrows %}: each item of SEQUENCE drawn once with the body and kept (the module)."""
+    bits = token.split_contents()
+    try:
+        as_at = bits.index("as")
+        names_and_rest = " ".join(bits[as_at + 1 :])
+        names_part, fragment_and_rest = names_and_rest.split('"', 1)
+        fragment, rest = fragment_and_rest.split('"', 1)
+    except ValueError as exc:
+        raise TemplateSyntaxError(
+            '{% rows SEQUENCE as NAME "FRAGMENT" [VALUE ...] %}: ' + token.contents
+        ) from exc
+    names = [n.strip() for n in names_part.replace(",", " ").split() if n.strip()]
+    if as_at != 2 or not names or not fragment:
+        raise TemplateSyntaxError('{% rows SEQUENCE as NAME "FRAGMENT" %}: ' + token.contents)
+    nodelist = parser.parse(("empty", "endrows"))
+    empty = NodeList()
+    if parser.next_token().contents == "empty":
+        empty = parser.parse(("endrows",))
+        parser.delete_first_token()
+    return RowsNode(
+        parser.compile_filter(bits[1]),
+        names,
+        fragment,
+        [parser.compile_filter(v) for v in rest.split()],
+        nodelist,
+        empty,
     )
-    return hashlib.blake2b(pickle.dumps(held, protocol=5), digest_size=16).hexdigest()
 
 
 @register.filter
@@ -110,10 +198,8 @@ def form_fingerprint(form: Any) -> str:
         if form.is_bound
         else _values(form.initial, set())
     )
-    zone = timezone.get_current_timezone()
     held = (
-        getattr(zone, "key", None) or str(zone),
-        translation.get_language(),
+        _reader(),
         type(form).__module__,
         type(form).__qualname__,
         form.prefix,
@@ -122,4 +208,4 @@ def form_fingerprint(form: Any) -> str:
         data,
         tuple(fields),
     )
-    return hashlib.blake2b(pickle.dumps(held, protocol=5), digest_size=16).hexdigest()
+    return _digest(held)
