@@ -298,6 +298,11 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
     parser.add_argument("--only", help="run only rows whose name contains this")
+    parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="keep no rendered rows or forms (every request draws them all: the worst case)",
+    )
     parser.add_argument("--markdown", type=Path, help="also write the table to this file")
     parser.add_argument("--count-queries", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -323,6 +328,7 @@ def main() -> None:
         "LOG_LEVEL": "WARNING",
         "API_THROTTLE_USER": "1000000/minute",
         "PYTHONPATH": str(BASE_DIR),
+        "BENCH_KEEP_FRAGMENTS": "0" if args.cold else "1",
     }
     print(prepare_database(database, args.tickets, env, args.reseed), flush=True)
     manage(env, "collectstatic", "--noinput")
