@@ -22,7 +22,9 @@ from tickets.services import change_transition, change_update
 QUEUE = 6
 CHANGE_LIST = 7
 BOARD = 7
-CHANGE_PAGE = 15  # with its files and their history (tickets/templatetags/attachments.py)
+# The change page with a window: its files and their history (tickets/templatetags/
+# attachments.py), its conflicts (2), its approvals read once for the panel and the options.
+CHANGE_PAGE = 15
 DASHBOARD = 11  # its five panels' counts in one query (tickets/pagination.py)
 TICKET_PAGE = 8  # with its files, and their history in the conversation
 
@@ -120,6 +122,7 @@ def test_change_page(cast, django_assert_max_num_queries, user) -> None:
     client = client_for(getattr(cast, user))
 
     def grow(n):
+        propose_window(change, cast.agent)  # its conflicts are read too
         for i in range(n):
             TestScenario.objects.create(
                 change=change, position=10 + i, kind="regression", description=f"Case {i}"
