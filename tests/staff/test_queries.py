@@ -146,6 +146,22 @@ def test_change_page(cast, django_assert_max_num_queries, user) -> None:
     )
 
 
+def test_change_page_reads_the_approvals_once(cast) -> None:
+    """Awaiting approval, the panel, the approve option (its roles, its refusal) and the
+    approver role all ask of the same rows: one query of approvals."""
+    change = ChangeFactory(organization=cast.acme, author=cast.agent)
+    change_transition(change=change.pk, by=cast.agent, name="submit")
+    change_transition(change=change.pk, by=cast.qa, name="approve", role="qa")
+    for user in (cast.peer, cast.qa):  # one may approve, the other is refused
+        client = client_for(user)
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get(reverse("staff:change_detail", args=[change.key]))
+        assert response.status_code == 200
+        approvals = [q for q in ctx.captured_queries if 'FROM "approvals_approval"' in q["sql"]]
+        assert len(approvals) == 1, [q["sql"] for q in approvals]
+        assert len(ctx.captured_queries) <= CHANGE_PAGE
+
+
 def test_ticket_page(cast, django_assert_max_num_queries) -> None:
     ticket = TicketFactory(organization=cast.acme, reporter=cast.alice)
     client = client_for(cast.agent)
