@@ -27,14 +27,33 @@ class Decision(models.TextChoices):
     REJECTED = "rejected", "Rejected"
 
 
+def prefetched(change: Any) -> list[Approval] | None:
+    """Every approval of `change` (every round, with `by`) if the change was read with
+    them (`approvals.selectors.with_approvals`), else None: a page asks several questions
+    of the same rows and reads them once."""
+    read = getattr(change, "_prefetched_objects_cache", {}).get("approvals")
+    return None if read is None else list(read)
+
+
 class ApprovalQuerySet(models.QuerySet["Approval"]):
     def current(self, change: Any) -> ApprovalQuerySet:
         """The approvals that count now: approved, in the change's current round."""
         return self.filter(change=change, round=change.approval_round, decision=Decision.APPROVED)
 
+    def current_rows(self, change: Any) -> list[Approval]:
+        """`current(change)` with who gave each, as a list. Call it on `Approval.objects`:
+        when the caller read the change with its approvals (`approvals.selectors.
+        with_approvals`), they are taken from there, no query; else one query."""
+        read = prefetched(change)
+        if read is None:
+            return list(self.current(change).select_related("by"))
+        return [
+            a for a in read if a.round == change.approval_round and a.decision == Decision.APPROVED
+        ]
+
     def given(self, change: Any) -> list[rules.Given]:
-        """The current round's approvals as the rules read them (one query)."""
-        return rules.given_from(self.current(change).select_related("by"))
+        """The current round's approvals as the rules read them (at most one query)."""
+        return rules.given_from(self.current_rows(change))
 
     def close_round(self, change: Any, *, reason: str) -> None:
         """End the change's round: its approvals stay for the record, dismissed. The

@@ -13,15 +13,17 @@ from typing import Any
 
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connections
-from django.db.models import Case, F, Q, QuerySet, Value, When
+from django.db.models import Case, F, OuterRef, Q, QuerySet, Subquery, Value, When
 
 from .errors import NotVisible
 from .models import (
     Attachment,
     AttachmentEvent,
     Change,
+    ChangeComponent,
     ChecklistItem,
     Component,
+    ComponentVersion,
     Contact,
     Freeze,
     Organization,
@@ -107,6 +109,18 @@ def ticket_log_visible_to(user: Any, ticket: Ticket) -> QuerySet[TransitionLog]:
 
 def change_log_visible_to(user: Any, change: Change) -> QuerySet[TransitionLog]:
     return TransitionLog.objects.filter(change=change).select_related("actor")
+
+
+def change_components_shown() -> QuerySet[ChangeComponent]:
+    """Section 2 as a change's page shows it, for `Prefetch("change_components", ...)` on
+    changes the caller may see: each component, and as `current_version` the version
+    now on the change's environment (None if never released there), in one query."""
+    now_on = ComponentVersion.objects.filter(
+        component_id=OuterRef("component_id"), environment_id=OuterRef("change__environment_id")
+    ).values("version")[:1]
+    return ChangeComponent.objects.select_related("component").annotate(
+        current_version=Subquery(now_on)
+    )
 
 
 _REF = re.compile(r"^(?:(?P<prefix>[A-Za-z]+)-)?(?P<n>\d+)$")

@@ -241,6 +241,10 @@ def test_a_change_is_raised_from_a_change_request(cast) -> None:
     change = Change.objects.get(title="Upgrade reporting")
     assert response["Location"] == reverse("staff:change_edit", args=[change.key])
     assert change.source_ticket == request
+    # Its page names the ticket it was requested in, by key (the ticket row is not read).
+    page = client.get(reverse("staff:change_detail", args=[change.key])).content.decode()
+    ticket_url = reverse("staff:ticket_detail", args=[request.key])
+    assert f'Requested in <a href="{ticket_url}"><span class="key">{request.key}</span></a>' in page
 
 
 # --------------------------------------------------------------------------- editor

@@ -22,7 +22,9 @@ from tickets.services import change_transition, change_update
 QUEUE = 6
 CHANGE_LIST = 7
 BOARD = 7
-CHANGE_PAGE = 15  # with its files and their history (tickets/templatetags/attachments.py)
+# The change page with a window: its files and their history (tickets/templatetags/
+# attachments.py), its conflicts (2), its approvals read once for the panel and the options.
+CHANGE_PAGE = 15
 DASHBOARD = 11  # its five panels' counts in one query (tickets/pagination.py)
 TICKET_PAGE = 8  # with its files, and their history in the conversation
 
@@ -120,6 +122,7 @@ def test_change_page(cast, django_assert_max_num_queries, user) -> None:
     client = client_for(getattr(cast, user))
 
     def grow(n):
+        propose_window(change, cast.agent)  # its conflicts are read too
         for i in range(n):
             TestScenario.objects.create(
                 change=change, position=10 + i, kind="regression", description=f"Case {i}"
@@ -141,6 +144,22 @@ def test_change_page(cast, django_assert_max_num_queries, user) -> None:
         grow,
         lambda: _count(client, reverse("staff:change_detail", args=[change.key])),
     )
+
+
+def test_change_page_reads_the_approvals_once(cast) -> None:
+    """Awaiting approval, the panel, the approve option (its roles, its refusal) and the
+    approver role all ask of the same rows: one query of approvals."""
+    change = ChangeFactory(organization=cast.acme, author=cast.agent)
+    change_transition(change=change.pk, by=cast.agent, name="submit")
+    change_transition(change=change.pk, by=cast.qa, name="approve", role="qa")
+    for user in (cast.peer, cast.qa):  # one may approve, the other is refused
+        client = client_for(user)
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get(reverse("staff:change_detail", args=[change.key]))
+        assert response.status_code == 200
+        approvals = [q for q in ctx.captured_queries if 'FROM "approvals_approval"' in q["sql"]]
+        assert len(approvals) == 1, [q["sql"] for q in approvals]
+        assert len(ctx.captured_queries) <= CHANGE_PAGE
 
 
 def test_ticket_page(cast, django_assert_max_num_queries) -> None:

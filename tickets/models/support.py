@@ -96,7 +96,12 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
 
     @property
     def key(self) -> str:
-        return f"SUP-{self.pk}"
+        return self.key_of(self.pk)
+
+    @staticmethod
+    def key_of(pk: Any) -> str:
+        """The key of ticket `pk`, for a page that holds only its id (a change's source)."""
+        return f"SUP-{pk}"
 
     @property
     def waiting_on(self) -> str | None:

@@ -492,7 +492,7 @@ def _record_released_versions(change: Change) -> None:
 def transitions_for(subject: Ticket | Change, user: User) -> list[workflow.TransitionOption]:
     """What `user` may do next with `subject` (and what is blocked, with the reason)."""
     options = workflow.options(subject, user)
-    if isinstance(subject, Change):
+    if isinstance(subject, Change) and any(o.name == "approve" for o in options):
         from approvals.selectors import approval_refusal, approval_roles_open_to
 
         roles = approval_roles_open_to(change=subject, user=user)

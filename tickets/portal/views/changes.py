@@ -13,6 +13,8 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 
+from approvals.selectors import approvals_panel, with_approvals
+
 from ... import services, web, workflow
 from ...models import (
     Change,
@@ -25,6 +27,7 @@ from ...scheduling import conflicts_of_one
 from ...selectors import (
     access_change,
     access_ticket,
+    change_components_shown,
     change_log_visible_to,
     changes_matching,
     changes_visible_to,
@@ -100,7 +103,7 @@ def change_list(request: AuthenticatedRequest) -> HttpResponse:
 
 def _change_for_review(user: Any, ref: str) -> Change:
     """The change with everything its review page shows, read once, in a fixed number of
-    queries."""
+    queries (its approvals once, for the panel and the options alike)."""
     return access_change(
         user,
         ref,
@@ -108,14 +111,15 @@ def _change_for_review(user: Any, ref: str) -> Change:
             "environment",
             "organization",
             "author",
-            "reporter",
             "window_proposed_by",
             "window_agreed_by",
         ).prefetch_related(
-            "change_components__component__versions",
+            Prefetch("change_components", queryset=change_components_shown()),
             Prefetch("scenarios", queryset=TestScenario.objects.select_related("result_by")),
             Prefetch("checklist", queryset=ChecklistItem.objects.select_related("by")),
-            Prefetch("tickets", queryset=Ticket.objects.order_by("pk")),
+            # Not the description: the page lists the tickets by key, title and status.
+            Prefetch("tickets", queryset=Ticket.objects.defer("description").order_by("pk")),
+            with_approvals(),
         ),
     )
 
@@ -131,8 +135,6 @@ def _change_page(
     """The review page. `refused` answers a step of the actions panel; `failed` is
     (kind, key, bound form) of a form elsewhere on the page that was refused: that form
     is shown again as typed, with the reason."""
-    from approvals.selectors import approvals_panel
-
     user = request.user
     change = _change_for_review(user, ref)
 
@@ -142,15 +144,14 @@ def _change_page(
         return make()
 
     options = services.transitions_for(change, user)
-    components = []
-    for cc in change.change_components.all():
-        current = next(
-            (v for v in cc.component.versions.all() if v.environment_id == change.environment_id),
-            None,
-        )
-        components.append(
-            {"component": cc.component, "target": cc.target_version, "current": current}
-        )
+    components = [
+        {
+            "component": cc.component,
+            "target": cc.target_version,
+            "current": cc.current_version,  # type: ignore[attr-defined]
+        }
+        for cc in change.change_components.all()
+    ]
     tickets = [
         {
             "ticket": t,

@@ -14,17 +14,15 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from approvals.selectors import approvals_panel
+from approvals.selectors import approvals_panel, with_approvals
 
 from ... import diagram_svg, pagination, services, web, workflow
 from ...errors import DomainError, NotVisible
 from ...models import (
     SECTIONS,
     Change,
-    ChangeComponent,
     ChangeStatus,
     ChecklistItem,
-    ComponentVersion,
     Occurrence,
     Resolution,
     SectionEdit,
@@ -38,6 +36,7 @@ from ...selectors import (
     access_change,
     access_ticket,
     attachment_events_visible_to,
+    change_components_shown,
     change_log_visible_to,
     changes_visible_to,
     parse_ref,
@@ -207,33 +206,35 @@ def change_new(request: StaffRequest) -> HttpResponse:
     return web.render_page(request, "staff/changes/new.html", context, status)
 
 
-def _change(user: User, ref: str, *, full: bool = True) -> Change:
-    """The change with what its page shows, in a fixed number of queries."""
+# What section 4 shows of each attached ticket (and the status django-fsm reads).
+SECTION_4_TICKET_FIELDS = ("id", "change_id", "title", "type", "status")
+
+
+def _change(user: User, ref: str, *, full: bool = True, approvals: bool = False) -> Change:
+    """The change with what its page (or the editor) shows, in a fixed number of queries;
+    with `approvals`, every approval too, for the panel and the approve option to share.
+    The source ticket is shown by its key only (`source_ticket_id`): not joined."""
     pk = parse_ref(ref, "CHG")
     qs = changes_visible_to(user).select_related(
         "organization",
         "environment",
         "author",
         "reporter",
-        "source_ticket",
         "window_proposed_by",
         "window_agreed_by",
     )
     if full:
         qs = qs.prefetch_related(
-            Prefetch(
-                "change_components",
-                queryset=ChangeComponent.objects.select_related("component").prefetch_related(
-                    Prefetch(
-                        "component__versions",
-                        queryset=ComponentVersion.objects.select_related("environment"),
-                    )
-                ),
-            ),
+            Prefetch("change_components", queryset=change_components_shown()),
             Prefetch("scenarios", queryset=TestScenario.objects.select_related("result_by")),
             Prefetch("checklist", queryset=ChecklistItem.objects.select_related("by")),
-            Prefetch("tickets", queryset=Ticket.objects.select_related("assignee").order_by("pk")),
+            Prefetch(
+                "tickets",
+                queryset=Ticket.objects.only(*SECTION_4_TICKET_FIELDS).order_by("pk"),
+            ),
         )
+    if approvals:
+        qs = qs.prefetch_related(with_approvals())
     change = qs.filter(pk=pk).first() if pk is not None else None
     if change is None:
         raise NotVisible(f"No change {ref}.")
@@ -309,20 +310,14 @@ def _change_page(
     status: int = 200,
 ) -> HttpResponse:
     user = request.user
-    change = _change(user, ref)
+    change = _change(user, ref, approvals=True)
     options = services.transitions_for(change, user)
     approve = next((o for o in options if o.name == "approve"), None)
     my_roles = approve.extra.get("roles", []) if approve else []
-    components = []
-    for cc in change.change_components.all():
-        versions = {v.environment_id: v.version for v in cc.component.versions.all()}
-        components.append(
-            {
-                "cc": cc,
-                "current": versions.get(change.environment_id),
-                "all": cc.component.versions.all(),
-            }
-        )
+    components = [
+        {"cc": cc, "current": cc.current_version}  # type: ignore[attr-defined]
+        for cc in change.change_components.all()
+    ]
     item_forms = item_forms or {}
     result_forms = result_forms or {}
     conflicts = conflicts_of_one(change) if change.window_start else []
@@ -376,6 +371,7 @@ def _change_page(
         "transition_url": "staff:change_transition",
         "conflicts": conflicts,
         "calendar_url": calendar_link(change),
+        "source_key": Ticket.key_of(change.source_ticket_id) if change.source_ticket_id else "",
         "freeze_override": _freeze_override(change, user, options),
     }
     return web.render_page(request, "staff/changes/detail.html", context, status)
