@@ -188,17 +188,18 @@ def changes_waiting_on_customer(user: Any) -> QuerySet[Change]:
     return changes_visible_to(user).filter(Change.waiting_on_customer_q())
 
 
-def customer_action_counts(user: Any) -> dict[str, Any]:
+def customer_action_counts(user: Any, also: dict[str, QuerySet] | None = None) -> dict[str, Any]:
     """{"tickets": n, "changes": m, "total": n + m} for the navigation, each counted up to
     `pagination.PANEL_COUNT_CAP` (a large organisation's open tickets are not counted on
     every page), in one query; with their labels ("99+" past the cap) under
-    `*_label`."""
+    `*_label`. The counts of `also` (the unread notices) come in the same query."""
     from .pagination import PANEL_COUNT_CAP, capped_counts
 
     counts = capped_counts(
         {
             "tickets": tickets_waiting_on_customer(user),
             "changes": changes_waiting_on_customer(user),
+            **(also or {}),
         },
         cap=PANEL_COUNT_CAP,
     )
