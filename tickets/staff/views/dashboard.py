@@ -41,6 +41,19 @@ IN_FLIGHT_FIELDS = (
     "organization__name",
     "environment__name",
 )
+# The rules (`approval_roles_open_to`) read the author and the round's approvals.
+TO_APPROVE_FIELDS = (
+    "id",
+    "title",
+    "status",
+    "approval_round",
+    "updated",
+    "organization__name",
+    "environment__name",
+    "author__username",
+    "author__first_name",
+    "author__last_name",
+)
 WINDOW_FIELDS = (
     "id",
     "title",
@@ -88,6 +101,7 @@ def dashboard(request: StaffRequest) -> HttpResponse:
         .filter(status=ChangeStatus.AWAITING_APPROVAL)
         .filter(approvable_by_q(user))
         .select_related("organization", "environment", "author")
+        .only(*TO_APPROVE_FIELDS)
         .prefetch_related(live_approvals())
         .order_by("updated")
     )
