@@ -1,9 +1,9 @@
 """The change list, one change and the answers of writes are built from rows
-(`tickets.api.change_rows`), not through `ChangeSerializer`, which stays the published
-shape: both must answer the same JSON, field for field and in the same order, for changes
-with every kind of part (components, attached tickets, scenarios with results, checklist
-items confirmed or not, current and dismissed approvals, windows with conflicts and
-freezes, an incomplete change, a resolution)."""
+(`tickets.api.change_rows`; the ticket list: `ticket_rows`), not through the serializers,
+which stay the published shape: both must answer the same JSON, field for field and in
+the same order, for changes with every kind of part (components, attached tickets,
+scenarios with results, checklist items confirmed or not, current and dismissed
+approvals, windows with conflicts and freezes, an incomplete change, a resolution)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from rest_framework.renderers import JSONRenderer
 from approvals.models import Approval
 from tests.factories import ChangeFactory, ComponentFactory, TicketFactory, approve_all
 from tests.scheduling.support import freeze, windowed
-from tickets.api.serializers import ChangeSerializer
+from tickets.api.serializers import ChangeSerializer, TicketSerializer
 from tickets.models import (
     Change,
     ChangeComponent,
@@ -30,7 +30,7 @@ from tickets.models import (
     TicketStatus,
 )
 from tickets.scheduling import conflicts_of
-from tickets.selectors import changes_visible_to
+from tickets.selectors import changes_visible_to, tickets_visible_to
 
 V1 = "/api/v1"
 
@@ -117,3 +117,25 @@ def test_one_change_answers_what_the_serializer_shows(cast, api) -> None:
         assert answer.json() == _by_serializer(cast.alice, [change.pk])[0]
         assert list(answer.json()) == list(ChangeSerializer().fields)
     assert api("alice").get(f"{V1}/changes/{changes[4].pk}/").status_code == 404
+
+
+def test_the_ticket_list_answers_what_the_serializer_shows(cast, api) -> None:
+    """`ticket_rows.represent` beside TicketSerializer over the tickets read as before
+    (users joined, the waiting-on annotation): assigned or not, in a change or not, in a
+    customer-performed change to be released (waits on the customer) or a provider's."""
+    _, b, *_ = _cast_of_changes(cast)
+    TicketFactory(organization=cast.acme, reporter=cast.alice, assignee=cast.agent, change=b)
+    Change.objects.filter(pk=b.pk).update(status=ChangeStatus.TO_BE_RELEASED)
+    TicketFactory(organization=cast.acme, reporter=cast.alice, status=TicketStatus.TO_BE_RELEASED)
+    TicketFactory(organization=cast.globex, reporter=cast.bob, status=TicketStatus.DONE)
+    for who in ("agent", "alice", "bob"):
+        user = getattr(cast, who)
+        listed = api(who).get(f"{V1}/tickets/", {"page_size": 200}).json()["results"]
+        rows = Ticket.with_customer_release(
+            tickets_visible_to(user).select_related("reporter", "assignee")
+        )
+        expected = json.loads(JSONRenderer().render(TicketSerializer(rows, many=True).data))
+        assert listed == expected, who
+        assert all(list(t) == list(TicketSerializer().fields) for t in listed)
+        one = api(who).get(f"{V1}/tickets/{listed[0]['id']}/").json()
+        assert one == listed[0]

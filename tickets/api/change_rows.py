@@ -78,7 +78,7 @@ class _Rows(list):
         return self
 
 
-def _datetimes(tz: tzinfo) -> Callable[[datetime | None], str | None]:
+def datetimes(tz: tzinfo) -> Callable[[datetime | None], str | None]:
     """DRF's DateTimeField.to_representation (ISO 8601 in the current time zone, `Z` for
     UTC) without a field per value. The database's datetimes come in UTC, and converting
     them to a UTC zone again (`astimezone`) was most of the time this takes."""
@@ -173,7 +173,7 @@ def represent(changes: Sequence[Change]) -> list[dict[str, Any]]:
     with their conflicts computed for all of them at once."""
     parts = attach_parts(changes)
     conflicts = conflicts_of(changes)
-    iso = _datetimes(timezone.get_current_timezone())
+    iso = datetimes(timezone.get_current_timezone())
     scenarios, checklist, approvals, tickets = (
         parts.scenarios,
         parts.checklist,
