@@ -7,14 +7,17 @@ behaviour the schema does not promise. These refuse anything but the JSON type n
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 from typing import Any
 
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from tickets.limits import TEXT_MAX, YEAR_RANGE_MESSAGE, datetime_in_range
+from tickets.models import User
 
 # The largest id PostgreSQL's bigint holds; a larger one is simply not found.
 MAX_ID = 2**63 - 1
@@ -151,3 +154,23 @@ class BlankAsNullChoiceField(serializers.ChoiceField):
 
     def to_representation(self, value: Any) -> Any:
         return value or None
+
+
+def username_of(field: str) -> Subquery:
+    """The username of the user `field` (a foreign key column) names, as a subquery: a list
+    annotates it as `api_<field name>` instead of joining the user table (PostgreSQL took
+    longer to plan the joins than to run the whole query, docs/benchmarks.md)."""
+    return Subquery(User.objects.filter(pk=OuterRef(field)).values("username")[:1])
+
+
+class UsernameField(serializers.SlugRelatedField):
+    """A user shown by username: from the `api_<field name>` annotation when the queryset
+    has it (`username_of`), else from the related user."""
+
+    def get_attribute(self, instance: Any) -> Any:
+        known = getattr(instance, "__dict__", {})
+        key = f"api_{self.field_name}"
+        if key in known:
+            name = known[key]
+            return None if name is None else SimpleNamespace(**{self.slug_field: name})
+        return super().get_attribute(instance)

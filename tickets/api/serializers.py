@@ -48,13 +48,14 @@ from .fields import (
     StrictCharField,
     StrictIntegerField,
     TicketRefField,
+    UsernameField,
 )
 
 SIDES = Performer.choices
 
 
 def _username(**kwargs: Any) -> serializers.SlugRelatedField:
-    return serializers.SlugRelatedField(slug_field="username", read_only=True, **kwargs)
+    return UsernameField(slug_field="username", read_only=True, **kwargs)
 
 
 class StrictInputSerializer(serializers.Serializer):
@@ -246,6 +247,8 @@ class MissingSectionSerializer(serializers.Serializer):
     missing = serializers.CharField()
 
 
+# The published shape of a change; the API answers it through `change_rows.represent`
+# (built from rows for a page at once), which tests/api/test_change_rows.py holds to this.
 class ChangeSerializer(serializers.ModelSerializer):
     key = serializers.CharField(read_only=True, help_text="CHG-<id>")
     environment: serializers.SlugRelatedField = serializers.SlugRelatedField(
@@ -340,7 +343,6 @@ class ChangeSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(ConflictSerializer(many=True))
     def get_conflicts(self, obj: Change) -> list[dict[str, Any]]:
-        # A list's conflicts are computed once for the page (ChangeViewSet.get_serializer).
         known = self.context.get("conflicts")
         items = known[obj.pk] if known is not None and obj.pk in known else conflicts_of_one(obj)
         return [i.as_dict() for i in items]

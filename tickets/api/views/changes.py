@@ -6,27 +6,21 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Prefetch, QuerySet
+from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from approvals.models import Approval
 from notifications.api import CommunicationSerializer
 from notifications.selectors import communications_for_change
 from tickets import services
 from tickets.errors import InvalidInput, NotVisible
 from tickets.models import (
     Change,
-    ChangeComponent,
-    ChecklistItem,
     Performer,
-    TestScenario,
-    Ticket,
 )
-from tickets.scheduling import conflicts_of
 from tickets.selectors import (
     access_change,
     change_log_visible_to,
@@ -37,8 +31,17 @@ from tickets.selectors import (
 
 from .. import enums
 from .. import serializers as s
+from ..change_rows import represent, with_representation
 from ..filters import ChangeFilter
-from .base import ETAG, IF_MATCH, NESTED_LIST, NO_LIST, WorkflowViewSet, _int_segment
+from .base import (
+    ETAG,
+    IF_MATCH,
+    NESTED_LIST,
+    NO_LIST,
+    WorkflowViewSet,
+    _int_segment,
+    etag,
+)
 
 # --------------------------------------------------------------------------- changes
 
@@ -80,30 +83,13 @@ class ChangeViewSet(WorkflowViewSet):
     options_with_roles = True
 
     def get_queryset(self) -> QuerySet:
-        return (
-            changes_visible_to(self.me)
-            .select_related(
-                "environment", "author", "reporter", "window_proposed_by", "window_agreed_by"
-            )
-            .prefetch_related(
-                Prefetch(
-                    "change_components",
-                    queryset=ChangeComponent.objects.select_related("component"),
-                ),
-                # With the status: django-fsm reads it from every instance it builds
-                # (ConcurrentTransitionMixin), a query per ticket were it deferred.
-                Prefetch("tickets", queryset=Ticket.objects.only("id", "change_id", "status")),
-                Prefetch("scenarios", queryset=TestScenario.objects.select_related("result_by")),
-                Prefetch("checklist", queryset=ChecklistItem.objects.select_related("by")),
-                Prefetch(
-                    "approvals",
-                    queryset=Approval.objects.filter(dismissed_at__isnull=True).select_related(
-                        "by"
-                    ),
-                    to_attr="current_approvals",
-                ),
-            )
-        )
+        # The changes with what their representation reads besides its nested rows
+        # (change_rows.represent reads those for a whole page at once).
+        return with_representation(changes_visible_to(self.me))
+
+    def _respond(self, pk: int, code: int = status.HTTP_200_OK) -> Response:
+        obj = self.get_queryset().get(pk=pk)
+        return Response(represent([obj])[0], status=code, headers={"ETag": etag(obj)})
 
     def _change(self) -> Change:
         """The change of the path, for the user, without its sections (for nested rows)."""
@@ -167,8 +153,7 @@ class ChangeViewSet(WorkflowViewSet):
     def list(self, request: Request) -> Response:
         """A page of changes, with their conflicts computed for the page at once."""
         rows = list(self.paginate_queryset(self.filter_queryset(self.get_queryset())) or [])
-        data = s.ChangeSerializer(rows, many=True, context={"conflicts": conflicts_of(rows)})
-        return self.get_paginated_response(data.data)
+        return self.get_paginated_response(represent(rows))
 
     def _transition(self, pk: int, name: str, given: dict[str, Any]) -> None:
         params = {k: given[k] for k in ("role", "resolution") if k in given}

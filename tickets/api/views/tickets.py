@@ -28,6 +28,7 @@ from tickets.selectors import (
 from .. import enums
 from .. import serializers as s
 from ..filters import TicketFilter
+from ..ticket_rows import represent, with_representation
 from .base import ETAG, IF_MATCH, NESTED_LIST, WorkflowViewSet
 
 # --------------------------------------------------------------------------- tickets
@@ -69,10 +70,13 @@ class TicketViewSet(WorkflowViewSet):
     transition_serializer = s.TicketTransitionSerializer
 
     def get_queryset(self) -> QuerySet:
-        # `waiting_on` from an annotation: the change's row is not read for each ticket.
-        return Ticket.with_customer_release(
-            tickets_visible_to(self.me).select_related("reporter", "assignee")
-        )
+        # Who each ticket waits on from an annotation (its change's row is not read), the
+        # usernames from subqueries (ticket_rows).
+        return with_representation(tickets_visible_to(self.me))
+
+    def list(self, request: Request) -> Response:
+        rows = list(self.paginate_queryset(self.filter_queryset(self.get_queryset())) or [])
+        return self.get_paginated_response(represent(rows))
 
     def _subject(self) -> Ticket:
         # Through the list's queryset: a ticket the user may not see is "No ticket <as given>".
