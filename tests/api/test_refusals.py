@@ -374,6 +374,8 @@ def test_bodies_that_are_not_json_objects_are_400(cast, api) -> None:
         ({"change": "SUP-3"}, "change"),
         ({"ordering": "colour"}, "ordering"),
         ({"status": ""}, "status"),
+        ({"ordering": ","}, "ordering"),  # found by the schema's fuzzing
+        ({"ordering": "-updated,"}, "ordering"),
     ],
 )
 def test_bad_list_parameters_are_400_naming_them(cast, api, query, field) -> None:

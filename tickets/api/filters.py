@@ -87,7 +87,8 @@ class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
 
 class StrictFilterSet(django_filters.FilterSet):
     """An empty `?status=` is refused rather than read as "no filter": it is not one of the
-    values the schema names (free-text parameters may be empty)."""
+    values the schema names (free-text parameters may be empty); so is an empty item of a
+    list (`?ordering=,`)."""
 
     free_text: tuple[str, ...] = ("search", "environment")
 
@@ -98,11 +99,18 @@ class StrictFilterSet(django_filters.FilterSet):
             for name in self.filters
             if name not in self.free_text
             and name in self.data
-            and "" in [v.strip() for v in self.data.getlist(name)]
+            and ""
+            in [part.strip() for v in self.data.getlist(name) for part in self._items(name, v)]
         ]
         for name in empty:
             self.form.add_error(name, "Give a value, or leave the parameter out.")
         return valid and not empty
+
+    def _items(self, name: str, value: str) -> list[str]:
+        """The values one parameter gives: `ordering=,status` gives an empty one too."""
+        if isinstance(self.filters[name], django_filters.filters.BaseCSVFilter):
+            return value.split(",")
+        return [value]
 
 
 class WorkflowFilterSet(StrictFilterSet, filters.WorkflowFilterSet):
