@@ -62,6 +62,22 @@ def test_ticket_filters_ordering_and_pages(cast, api) -> None:
     assert len(second["results"]) == 1 and second["next"] is None
 
 
+def test_rows_of_equal_order_keep_one_order_across_pages(cast, api) -> None:
+    agent = api("agent")
+    made = [TicketFactory(organization=cast.acme, title="Same").pk for _ in range(5)]
+    for ordering, expected in (("title", sorted(made)), ("-title", sorted(made, reverse=True))):
+        seen = []
+        url = f"{V1}/tickets/?ordering={ordering}&page_size=2"
+        while url:
+            page = ok(agent.client.get(url) if url.startswith("http") else agent.get(url))
+            seen += [t["id"] for t in page["results"]]
+            url = page["next"]
+        assert seen == expected  # each row once, by id among equals
+    changes = [ChangeFactory(organization=cast.acme, author=cast.agent).pk for _ in range(3)]
+    listed = ok(agent.get(f"{V1}/changes/", {"ordering": "-status"}))["results"]
+    assert [c["id"] for c in listed] == sorted(changes, reverse=True)
+
+
 def test_change_filters(cast, api) -> None:
     agent = api("agent")
     C = Change.S

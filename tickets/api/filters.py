@@ -118,6 +118,20 @@ class WorkflowFilterSet(StrictFilterSet, filters.WorkflowFilterSet):
     with the API's strictness."""
 
 
+class StableOrderingFilter(django_filters.OrderingFilter):
+    """`ordering` with the id as the last key, so that rows of equal status, priority or
+    title keep one order and a row is neither repeated nor skipped from page to page."""
+
+    def filter(self, qs: QuerySet, value: Any) -> QuerySet:
+        qs = super().filter(qs, value)
+        if not value:
+            return qs
+        keys = list(qs.query.order_by)
+        if not any(str(k).lstrip("-") in ("id", "pk") for k in keys):
+            qs = qs.order_by(*keys, "-id" if str(keys[-1]).startswith("-") else "id")
+        return qs
+
+
 class TicketFilter(WorkflowFilterSet):
     matching = staticmethod(tickets_matching)
 
@@ -133,7 +147,7 @@ class TicketFilter(WorkflowFilterSet):
         label="Words of the title or description (the beginning of a word is enough), "
         "or SUP-12. Ranked by relevance unless `ordering` is given.",
     )
-    ordering = django_filters.OrderingFilter(
+    ordering = StableOrderingFilter(
         fields=("created", "updated", "id", "status", "priority", "title")
     )
 
@@ -167,7 +181,7 @@ class ChangeFilter(WorkflowFilterSet):
         label="Words of the title or summary (the beginning of a word is enough), or CHG-12. "
         "Ranked by relevance unless `ordering` is given.",
     )
-    ordering = django_filters.OrderingFilter(
+    ordering = StableOrderingFilter(
         fields=("created", "updated", "id", "status", "window_start", "title")
     )
 
