@@ -66,6 +66,9 @@ class Endpoint:
 def endpoints(ids: dict[str, int]) -> list[Endpoint]:
     change, ticket = ids["change"], ids["ticket"]
     return [
+        # The bare view again with agent's session: what signing in costs every page (the
+        # session from Redis, the user's row, the time zone) before the page does anything.
+        Endpoint("bare view, signed in", "/bench/bare/", "staff"),
         Endpoint("staff dashboard", "/staff/", "staff"),
         Endpoint("staff ticket queue", "/staff/tickets/", "staff"),
         Endpoint("staff ticket page", f"/staff/tickets/SUP-{ticket}/", "staff"),
@@ -467,7 +470,7 @@ def render(rows: list[Endpoint], first: Endpoint, last: Endpoint, bare_rps: floa
             continue
         share = r["rps"] / bare_rps
         misses = []
-        if row is not first and row is not last:
+        if not row.name.startswith("bare view"):  # the yardsticks are not judged
             if share < TARGETS["share"]:
                 misses.append("share")
             if r["p95"] / 1000 >= TARGETS["p95_ms"]:
