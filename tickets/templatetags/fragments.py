@@ -175,7 +175,8 @@ def form_fingerprint(form: Any) -> str:
     for name, field in form.fields.items():
         choices = getattr(field, "choices", None)
         if isinstance(field, ModelChoiceField):
-            field.widget.choices = choices = list(field.iterator(field))
+            # Iterated, not list()ed: list() asks the iterator's length, a COUNT query.
+            field.widget.choices = choices = [choice for choice in field.iterator(field)]  # noqa: C416
         if choices is not None:
             choices = tuple((str(value), str(label)) for value, label in choices)
         widget = field.widget
