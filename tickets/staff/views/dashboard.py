@@ -41,6 +41,18 @@ IN_FLIGHT_FIELDS = (
     "organization__name",
     "environment__name",
 )
+# A notice shows its subject and links to what it is about: not its text, nor that
+# change's or ticket's sections.
+NOTICE_FIELDS = (
+    "id",
+    "created",
+    "read_at",
+    "notification__subject",
+    "notification__change__id",
+    "notification__change__status",  # django-fsm reads the state of every instance
+    "notification__ticket__id",
+    "notification__ticket__status",
+)
 # The rules (`approval_roles_open_to`) read the author and the round's approvals.
 TO_APPROVE_FIELDS = (
     "id",
@@ -170,7 +182,7 @@ def _notices(user: User) -> dict[str, Any]:
     except ImportError:
         return {"notices": None, "unread_notices": 0}
     return {
-        "notices": list(notices_for(user)[:DASHBOARD_ROWS]),
+        "notices": list(notices_for(user).only(*NOTICE_FIELDS)[:DASHBOARD_ROWS]),
         "unread_notices": unread_notice_count(user),
     }
 
