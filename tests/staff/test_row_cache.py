@@ -153,3 +153,24 @@ def test_rows_draws_each_item_once_unpacks_and_says_when_there_is_none(cast) -> 
     assert template.render(Context({"pairs": []})) == "<ul><li>none</li></ul>"
     with pytest.raises(TemplateSyntaxError):
         Template("{% load fragments %}{% rows pairs as x %}{% endrows %}")
+
+
+def test_a_kept_form_still_says_what_a_view_added_is_wrong(cast) -> None:
+    """A refusal added after validation (`web.add_domain_errors`) is not in the data: the
+    same data drawn before without it must not stand in for it."""
+    from django.template import Context, Template
+
+    from tickets.staff.forms import AssignForm
+
+    template = Template(
+        '{% load cache fragments %}{% cache 60 "test-form" form|form_fingerprint '
+        'using="fragments" %}{{ form.assignee.errors }}{{ form.assignee }}{% endcache %}'
+    )
+    data = {"assignee": str(cast.agent.pk)}
+    plain = AssignForm(data)
+    assert plain.is_valid()
+    assert "errorlist" not in template.render(Context({"form": plain}))
+    refused = AssignForm(data)
+    refused.is_valid()
+    refused.add_error("assignee", "Only support agents take tickets.")
+    assert "Only support agents take tickets." in template.render(Context({"form": refused}))

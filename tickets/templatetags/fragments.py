@@ -164,13 +164,18 @@ def do_rows(parser: Parser, token: Token) -> RowsNode:
     )
 
 
+def _all(data: Any, key: str) -> Any:
+    """Every value given for `key` (a QueryDict holds several; a dict one)."""
+    return data.getlist(key) if hasattr(data, "getlist") else data[key]
+
+
 @register.filter
 def form_fingerprint(form: Any) -> str:
     """A digest of everything a form's fields are drawn from: its class, prefix and ids,
-    the data it was given (or its initial values), and each field's label, help, flags,
-    widget and choices; with the active time zone and language. What a bound form says is
-    wrong follows from those. A model choice field's choices are read once here and kept
-    on its widget, so that drawing it does not read them again."""
+    the data it was given (or its initial values), each field's label, help, flags, widget
+    and choices, and what it says is wrong; with the active time zone and language. A
+    model choice field's choices are read once here and kept on its widget, so that
+    drawing it does not read them again."""
     fields = []
     for name, field in form.fields.items():
         choices = getattr(field, "choices", None)
@@ -195,9 +200,16 @@ def form_fingerprint(form: Any) -> str:
             )
         )
     data = (
-        tuple(sorted((key, tuple(form.data.getlist(key))) for key in form.data))
+        tuple(sorted((key, _values(_all(form.data, key), set())) for key in form.data))
         if form.is_bound
         else _values(form.initial, set())
+    )
+    # What it says is wrong: its own validation, and what a view added after it (a
+    # refusal of the domain, `web.add_domain_errors`), which the data alone does not say.
+    errors = (
+        tuple(sorted((k, tuple(str(e) for e in v)) for k, v in form.errors.items()))
+        if form.is_bound
+        else ()
     )
     held = (
         _reader(),
@@ -207,6 +219,7 @@ def form_fingerprint(form: Any) -> str:
         str(form.auto_id),
         form.is_bound,
         data,
+        errors,
         tuple(fields),
     )
     return _digest(held)
