@@ -174,3 +174,21 @@ def test_a_kept_form_still_says_what_a_view_added_is_wrong(cast) -> None:
     refused.is_valid()
     refused.add_error("assignee", "Only support agents take tickets.")
     assert "Only support agents take tickets." in template.render(Context({"form": refused}))
+
+
+def test_a_timeline_entry_is_keyed_by_all_it_holds(cast) -> None:
+    from django.utils import timezone as tz
+
+    from tickets.staff.views.common import Entry
+
+    at = tz.now()
+    entry = Entry(at=at, kind="transition", actor=cast.agent, obj=None, text="Submit")
+    same = Entry(at=at, kind="transition", actor=cast.agent, obj=None, text="Submit")
+    assert fingerprint(entry) == fingerprint(same)
+    assert fingerprint(entry) != fingerprint(
+        Entry(at=at, kind="transition", actor=cast.qa, obj=None, text="Submit")
+    )
+    before = fingerprint(entry)
+    User.objects.filter(pk=cast.agent.pk).update(first_name="Grace")
+    cast.agent.refresh_from_db()  # the same instance, as the page reads it again
+    assert fingerprint(entry) != before  # the actor's name is in the key

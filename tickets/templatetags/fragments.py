@@ -20,6 +20,7 @@ nothing else: not the request, not the user (name them in the tag), never
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import pickle
 from datetime import date, datetime, time
@@ -62,6 +63,14 @@ def _values(obj: Any, seen: set[int], depth: int = 0) -> Any:
         for name, related in obj._state.fields_cache.items():
             held += ("@" + name, _values(related, seen, depth + 1))
         return tuple(held)
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):  # a timeline's Entry
+        return (
+            type(obj).__name__,
+            tuple(
+                (f.name, _values(getattr(obj, f.name), seen, depth + 1))
+                for f in dataclasses.fields(obj)
+            ),
+        )
     if isinstance(obj, Promise):  # a lazy translation: the language is in the key
         return str(obj)
     if isinstance(obj, QuerySet) and obj._result_cache is not None:  # prefetched
