@@ -192,3 +192,17 @@ def test_a_timeline_entry_is_keyed_by_all_it_holds(cast) -> None:
     User.objects.filter(pk=cast.agent.pk).update(first_name="Grace")
     cast.agent.refresh_from_db()  # the same instance, as the page reads it again
     assert fingerprint(entry) != before  # the actor's name is in the key
+
+
+def test_a_row_that_cannot_be_keyed_is_drawn_every_time_not_refused() -> None:
+    from django.template import Context, Template
+
+    class Odd:
+        def __init__(self, text: str) -> None:
+            self.text = text
+
+    template = Template(
+        '{% load fragments %}{% rows items as x "test-odd" %}{{ x.text }};{% endrows %}'
+    )
+    assert template.render(Context({"items": [Odd("a"), Odd("b")]})) == "a;b;"
+    assert template.render(Context({"items": [Odd("c")]})) == "c;"

@@ -121,24 +121,34 @@ class RowsNode(template.Node):
             _reader(),
             _values([v.resolve(context) for v in self.vary_on], set()),
         )
-        keys = [f"row:{self.fragment}:{_digest((shared, _values(item, set())))}" for item in items]
+        keys = [self._key(shared, item) for item in items]
         cache = caches["fragments"]
-        kept = cache.get_many(keys)
+        kept = cache.get_many([k for k in keys if k])
         drawn: dict[str, str] = {}
         out = []
         for key, item in zip(keys, items, strict=True):
-            html = kept.get(key) or drawn.get(key)
+            html = (kept.get(key) or drawn.get(key)) if key else None
             if html is None:
                 if len(self.names) == 1:
                     bound = {self.names[0]: item}
                 else:
                     bound = dict(zip(self.names, item, strict=True))
                 with context.push(bound):
-                    html = drawn[key] = self.nodelist.render(context)
+                    html = self.nodelist.render(context)
+                if key:
+                    drawn[key] = html
             out.append(html)
         if drawn:
             cache.set_many(drawn)
         return mark_safe("".join(out))  # noqa: S308 - each part is rendered template output
+
+    def _key(self, shared: Any, item: Any) -> str:
+        """The row's key; "" for an item holding a value that cannot be keyed, which is
+        then drawn every time rather than refused."""
+        try:
+            return f"row:{self.fragment}:{_digest((shared, _values(item, set())))}"
+        except (TypeError, ValueError):
+            return ""
 
 
 @register.tag("rows")
