@@ -206,3 +206,18 @@ def test_a_row_that_cannot_be_keyed_is_drawn_every_time_not_refused() -> None:
     )
     assert template.render(Context({"items": [Odd("a"), Odd("b")]})) == "a;b;"
     assert template.render(Context({"items": [Odd("c")]})) == "c;"
+
+
+def test_a_fragment_that_cannot_be_keyed_is_drawn_every_time_not_refused() -> None:
+    from django.template import Context, Template
+
+    class Odd:
+        def __init__(self, text: str) -> None:
+            self.text = text
+
+    template = Template(
+        '{% load cache fragments %}{% cache 60 "test-odd-one" x|fingerprint using="fragments" %}'
+        "{{ x.text }}{% endcache %}"
+    )
+    assert template.render(Context({"x": Odd("a")})) == "a"
+    assert template.render(Context({"x": Odd("b")})) == "b"

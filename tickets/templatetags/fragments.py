@@ -23,8 +23,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import pickle
+import uuid
+from collections.abc import Callable
 from datetime import date, datetime, time
 from decimal import Decimal
+from functools import wraps
 from typing import Any
 
 from django import template
@@ -93,7 +96,6 @@ def _digest(held: Any) -> str:
     return hashlib.blake2b(pickle.dumps(held, protocol=5), digest_size=16).hexdigest()
 
 
-@register.filter
 def fingerprint(obj: Any) -> str:
     """The key of a fragment drawn from `obj` (see the module)."""
     return _digest((_reader(), _values(obj, set())))
@@ -188,7 +190,6 @@ def _all(data: Any, key: str) -> Any:
     return data.getlist(key) if hasattr(data, "getlist") else data[key]
 
 
-@register.filter
 def form_fingerprint(form: Any) -> str:
     """A digest of everything a form's fields are drawn from: its class, prefix and ids,
     the data it was given (or its initial values), each field's label, help, flags, widget
@@ -242,3 +243,22 @@ def form_fingerprint(form: Any) -> str:
         tuple(fields),
     )
     return _digest(held)
+
+
+def _never_kept(digest: Callable[[Any], str]) -> Callable[[Any], str]:
+    """`digest` as a template filter for `{% cache %}`: a value it cannot key (`_values`
+    refuses it) gets a key of its own, used once, so the fragment is drawn every time
+    instead of the page answering 500."""
+
+    @wraps(digest)
+    def keyed(value: Any) -> str:
+        try:
+            return digest(value)
+        except (TypeError, ValueError):
+            return f"unkept-{uuid.uuid4().hex}"
+
+    return keyed
+
+
+register.filter("fingerprint", _never_kept(fingerprint))
+register.filter("form_fingerprint", _never_kept(form_fingerprint))
