@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import DatabaseError
 
 from .services.inbound import receive_email
+from .services.tokens import tokens_purge_expired
 
 logger = logging.getLogger(__name__)
 
@@ -53,3 +54,9 @@ def poll_mailbox() -> int:
         with contextlib.suppress(imaplib.IMAP4.error, OSError):
             imap.logout()
     return handled
+
+
+@shared_task(ignore_result=True)
+def purge_expired_tokens() -> int:
+    """Delete the API tokens that have expired (beat, hourly); how many."""
+    return tokens_purge_expired()

@@ -136,6 +136,9 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.tasks.sweep_webhooks",
         "schedule": env.float("WEBHOOKS_SWEEP_INTERVAL", default=60.0),
     },
+    # Expired API tokens are refused as they are presented; this deletes the rest
+    # (tickets/api/authentication.py).
+    "tokens-purge": {"task": "tickets.tasks.purge_expired_tokens", "schedule": 3600.0},
 }
 
 # E-mail: console in development; SMTP (EMAIL_BACKEND=django.core.mail.backends.smtp.

@@ -10,11 +10,14 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 from knox.models import AuthToken
+from knox.settings import CONSTANTS
 from rest_framework.test import APIClient
 
 from tests.api.support import Api, ok
+from tickets.tasks import purge_expired_tokens
 
 V1 = "/api/v1"
+KEY = CONSTANTS.TOKEN_KEY_LENGTH  # the stored first characters of a key
 
 
 def test_a_token_for_a_username_and_password(cast) -> None:
@@ -77,6 +80,29 @@ def test_an_expired_token_is_401(cast) -> None:
     alice = Api("alice")
     AuthToken.objects.filter(user=cast.alice).update(expiry=timezone.now() - timedelta(seconds=1))
     assert alice.get(f"{V1}/me/").status_code == 401
+    # Refused, and deleted as it is presented.
+    assert not AuthToken.objects.filter(user=cast.alice).exists()
+
+
+def test_expired_tokens_are_never_listed_and_are_purged_on_schedule(cast) -> None:
+    """Authentication reads the presented token only (one query); the user's other expired
+    tokens are hidden from the list and deleted by the hourly task."""
+    ci, old, laptop = Api("agent"), Api("agent"), Api("agent")
+    past = timezone.now() - timedelta(seconds=1)
+    expiring = [old.token[:KEY], laptop.token[:KEY]]
+    AuthToken.objects.filter(token_key__in=expiring).update(expiry=past)
+    listed = ok(ci.get(f"{V1}/auth/tokens/"))["results"]
+    assert [t["token_key"] for t in listed] == [ci.token[:KEY]]
+    assert AuthToken.objects.filter(user=cast.agent).count() == 3  # not deleted by a request
+    assert laptop.get(f"{V1}/me/").status_code == 401  # this one goes as it is presented
+    assert AuthToken.objects.filter(user=cast.agent).count() == 2
+    ok(Api("alice").get(f"{V1}/me/"))  # another user's live token is left alone
+    assert purge_expired_tokens.delay().get(timeout=10) == 1
+    assert set(AuthToken.objects.values_list("token_key", flat=True)) == {
+        ci.token[:KEY],
+        *AuthToken.objects.filter(user=cast.alice).values_list("token_key", flat=True),
+    }
+    assert ci.get(f"{V1}/me/").status_code == 200
 
 
 def test_several_tokens_each_revocable(cast) -> None:

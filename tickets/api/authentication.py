@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils import timezone
 from knox import auth as knox_auth
 from rest_framework import exceptions
 
@@ -21,3 +22,13 @@ class TokenAuthentication(knox_auth.TokenAuthentication):
         if not text or not text.isprintable() or len(text) > 200:
             raise exceptions.AuthenticationFailed("Invalid token.")
         return super().authenticate_credentials(token)
+
+    def _cleanup_token(self, auth_token: Any) -> bool:
+        """Whether the token presented has expired (then it is deleted). knox also lists
+        and deletes the user's other expired tokens here, a second query on every request;
+        `tickets.tasks.purge_expired_tokens` deletes those on a schedule instead, and the
+        token list never shows an expired one (`services.tokens.tokens_of`)."""
+        if auth_token.expiry is not None and auth_token.expiry < timezone.now():
+            auth_token.delete()
+            return True
+        return False

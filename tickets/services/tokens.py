@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
+from django.utils import timezone
 from knox.models import AuthToken
 
 from ..errors import InvalidInput, NotVisible
@@ -17,8 +18,17 @@ TOKEN_LIFETIMES = (7, 30, 90)
 
 
 def tokens_of(user: User) -> QuerySet[AuthToken]:
-    """The user's own tokens, newest first."""
-    return AuthToken.objects.filter(user=user).order_by("-created")
+    """The user's own tokens that still work, newest first (an expired one waits for
+    `tokens_purge_expired`)."""
+    live = Q(expiry__isnull=True) | Q(expiry__gt=timezone.now())
+    return AuthToken.objects.filter(live, user=user).order_by("-created")
+
+
+def tokens_purge_expired() -> int:
+    """Delete every expired token; how many. Authentication refuses an expired token
+    (and deletes it) on its own; this clears those nobody presents again."""
+    deleted, _ = AuthToken.objects.filter(expiry__lt=timezone.now()).delete()
+    return deleted
 
 
 def token_create(*, user: User, days: int | None = None) -> tuple[AuthToken, str]:

@@ -176,7 +176,9 @@ class WorkflowViewSet(ApiViewSet):
         return self.access(self.me, self._id())
 
     def _respond(self, pk: int, code: int = status.HTTP_200_OK) -> Response:
-        obj = self.get_queryset().get(pk=pk)
+        return self._represent(self.get_queryset().get(pk=pk), code)
+
+    def _represent(self, obj: Any, code: int = status.HTTP_200_OK) -> Response:
         return Response(
             self.get_serializer_class()(obj).data, status=code, headers={"ETag": etag(obj)}
         )
@@ -189,7 +191,13 @@ class WorkflowViewSet(ApiViewSet):
         raise NotImplementedError
 
     def retrieve(self, request: Request, id: str) -> Response:
-        return self._respond(self._subject().pk)
+        # One query: the visible rows with what the representation reads
+        # (`get_queryset`), as `access` would find it among the visible ones.
+        pk = self._id()
+        obj = self.get_queryset().filter(pk=pk).first()
+        if obj is None:
+            raise NotVisible(f"No {self._noun()} {self.key_prefix}-{pk}.")
+        return self._represent(obj)
 
     @extend_schema(
         summary="The transitions this user may take now",

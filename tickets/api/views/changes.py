@@ -87,8 +87,7 @@ class ChangeViewSet(WorkflowViewSet):
         # (change_rows.represent reads those for a whole page at once).
         return with_representation(changes_visible_to(self.me))
 
-    def _respond(self, pk: int, code: int = status.HTTP_200_OK) -> Response:
-        obj = self.get_queryset().get(pk=pk)
+    def _represent(self, obj: Any, code: int = status.HTTP_200_OK) -> Response:
         return Response(represent([obj])[0], status=code, headers={"ETag": etag(obj)})
 
     def _change(self) -> Change:
