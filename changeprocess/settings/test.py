@@ -11,6 +11,7 @@ DATABASES["default"] = env.db(
 )
 # Each test runs in a transaction; a pool would hold connections across them for nothing.
 DATABASES["default"]["CONN_MAX_AGE"] = 0
+DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True  # as base.py says
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Tasks queued after a commit run in the test process (e-mail to the locmem outbox) rather

@@ -17,12 +17,14 @@ COMPLETE = {
 }
 
 
-def _load_production_settings(**overrides: str | None) -> subprocess.CompletedProcess[str]:
+def _load_production_settings(
+    code: str = "", **overrides: str | None
+) -> subprocess.CompletedProcess[str]:
     env = {name: value for name, value in os.environ.items() if name not in COMPLETE}
     env["DJANGO_SETTINGS_MODULE"] = "changeprocess.settings.production"
     env.update({name: value for name, value in {**COMPLETE, **overrides}.items() if value})
-    return subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()"],
+    return subprocess.run(  # noqa: S603 - the test's own code
+        [sys.executable, "-c", f"import django; django.setup(); {code}"],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -36,6 +38,18 @@ def test_complete_environment_loads():
     result = _load_production_settings()
 
     assert result.returncode == 0, result.stderr
+
+
+def test_the_database_is_pooled_and_reads_without_server_side_cursors():
+    """psycopg's pool, and `iterator()` (the forms' model choices) in one round trip."""
+    code = (
+        "from django.conf import settings; db = settings.DATABASES['default']; "
+        "print(sorted(db['OPTIONS']['pool']), db['DISABLE_SERVER_SIDE_CURSORS'])"
+    )
+    result = _load_production_settings(code)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "['max_size', 'min_size', 'timeout'] True"
 
 
 @pytest.mark.skipif(
