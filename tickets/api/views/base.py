@@ -21,6 +21,7 @@ from tickets.models import (
     Ticket,
     User,
 )
+from tickets.selectors import by_pk
 from tickets.workflow import TransitionOption
 
 from .. import serializers as s
@@ -144,7 +145,7 @@ class ApiViewSet(viewsets.GenericViewSet):
 
     def _get(self) -> Any:
         """The object of the path, through the visibility selector, with what it shows."""
-        obj = self.get_queryset().filter(pk=self._id()).first()
+        obj = by_pk(self.get_queryset(), self._id())
         if obj is None:
             raise NotVisible(f"No {self._noun()} {self.kwargs['id']}.")
         return obj
@@ -194,7 +195,7 @@ class WorkflowViewSet(ApiViewSet):
         # One query: the visible rows with what the representation reads
         # (`get_queryset`), as `access` would find it among the visible ones.
         pk = self._id()
-        obj = self.get_queryset().filter(pk=pk).first()
+        obj = by_pk(self.get_queryset(), pk)
         if obj is None:
             raise NotVisible(f"No {self._noun()} {self.key_prefix}-{pk}.")
         return self._represent(obj)

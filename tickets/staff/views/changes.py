@@ -36,6 +36,7 @@ from ...selectors import (
     access_change,
     access_ticket,
     attachment_events_visible_to,
+    by_pk,
     change_components_shown,
     change_log_visible_to,
     changes_visible_to,
@@ -235,7 +236,7 @@ def _change(user: User, ref: str, *, full: bool = True, approvals: bool = False)
         )
     if approvals:
         qs = qs.prefetch_related(with_approvals())
-    change = qs.filter(pk=pk).first() if pk is not None else None
+    change = by_pk(qs, pk)
     if change is None:
         raise NotVisible(f"No change {ref}.")
     return change

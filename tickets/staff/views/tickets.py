@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 from ... import diagram_svg, services, web, workflow
 from ...errors import DomainError, NotVisible
 from ...models import (
+    CHANGE_LONG_TEXT,
     EDITABLE,
     Change,
     Priority,
@@ -25,6 +26,7 @@ from ...models import (
 from ...selectors import (
     access_ticket,
     attachment_events_visible_to,
+    by_pk,
     changes_visible_to,
     comments_visible_to,
     parse_ref,
@@ -126,13 +128,12 @@ def ticket_new(request: StaffRequest) -> HttpResponse:
 
 def _ticket(user: User, ref: str) -> Ticket:
     pk = parse_ref(ref, "SUP")
-    ticket = (
+    ticket = by_pk(
         tickets_visible_to(user)
         .select_related("organization", "assignee", "reporter", "change")
-        .filter(pk=pk)
-        .first()
-        if pk is not None
-        else None
+        # The page shows its change's key, title and status: not the change's sections.
+        .defer(*(f"change__{name}" for name in CHANGE_LONG_TEXT)),
+        pk,
     )
     if ticket is None:
         raise NotVisible(f"No ticket {ref}.")
