@@ -163,10 +163,18 @@ def _access(qs: QuerySet, ref: Any, prefix: str, noun: str, lock: bool) -> Any:
     return obj
 
 
-def access_ticket(user: Any, ref: Any, *, lock: bool = False) -> Ticket:
+def access_ticket(
+    user: Any,
+    ref: Any,
+    *,
+    lock: bool = False,
+    reading: Callable[[QuerySet[Ticket]], QuerySet[Ticket]] | None = None,
+) -> Ticket:
     """The ticket `ref` (instance, id or SUP-key) if `user` may see it. With `lock`, the
-    row is locked until the end of the caller's transaction."""
-    return _access(tickets_visible_to(user), ref, "SUP", "ticket", lock)
+    row is locked until the end of the caller's transaction; `reading` as `access_change`
+    says."""
+    qs = tickets_visible_to(user)
+    return _access(reading(qs) if reading else qs, ref, "SUP", "ticket", lock)
 
 
 def access_change(

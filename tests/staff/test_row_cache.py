@@ -13,9 +13,17 @@ from django.urls import reverse
 from django.utils import timezone
 
 from approvals.models import Approval, ApprovalRole, Decision
-from tests.factories import ChangeFactory, TicketFactory, environment
+from tests.factories import ChangeFactory, TicketCommentFactory, TicketFactory, environment
 from tests.staff.conftest import client_for
-from tickets.models import Change, ChangeStatus, Organization, Ticket, TicketStatus, User
+from tickets.models import (
+    Change,
+    ChangeStatus,
+    Organization,
+    Ticket,
+    TicketComment,
+    TicketStatus,
+    User,
+)
 from tickets.templatetags.fragments import fingerprint
 
 
@@ -221,3 +229,30 @@ def test_a_fragment_that_cannot_be_keyed_is_drawn_every_time_not_refused() -> No
     )
     assert template.render(Context({"x": Odd("a")})) == "a"
     assert template.render(Context({"x": Odd("b")})) == "b"
+
+
+def test_a_ticket_s_conversation_shows_a_renamed_author_an_edit_and_the_posted_mark(
+    cast,
+) -> None:
+    """Both ticket pages keep their conversation's entries: the author's name and the
+    organisation are loaded with each comment, and the staff page's focus mark (`posted`)
+    is named in the tag."""
+    ticket = TicketFactory(organization=cast.acme, reporter=cast.alice)
+    comment = TicketCommentFactory(ticket=ticket, author=cast.alice, body="It is broken")
+    staff = reverse("staff:ticket_detail", args=[ticket.key])
+    portal = reverse("portal:ticket", args=[ticket.key])
+    agent, alice = client_for(cast.agent), client_for(cast.alice)
+    for client, url in ((agent, staff), (alice, portal)):
+        assert "It is broken" in client.get(url).content.decode()
+
+    User.objects.filter(pk=cast.alice.pk).update(first_name="Alicia", last_name="Keys")
+    TicketComment.objects.filter(pk=comment.pk).update(body="It works again")
+    Organization.objects.filter(pk=cast.acme.pk).update(name="Acme Holdings")
+    for client, url in ((agent, staff), (alice, portal)):
+        page = client.get(url).content.decode()
+        assert "Alicia Keys" in page and "It works again" in page and "It is broken" not in page
+    assert "Acme Holdings" in agent.get(staff).content.decode()
+
+    focused = agent.get(staff, {"posted": comment.pk}).content.decode()
+    assert f'id="comment-{comment.pk}" data-focus-after-swap' in focused
+    assert "data-focus-after-swap" not in agent.get(staff).content.decode()

@@ -100,7 +100,7 @@ def _ticket_page(
     status: int = 200,
 ) -> HttpResponse:
     user = request.user
-    ticket = access_ticket(user, ref)
+    ticket = access_ticket(user, ref, reading=lambda qs: qs.select_related("reporter"))
     comments = comments_visible_to(user).filter(ticket=ticket).select_related("author")
     labels = dict(TicketStatus.choices)
     # One conversation: the messages and the status changes, in the order they happened.
