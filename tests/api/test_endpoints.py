@@ -62,6 +62,22 @@ def test_ticket_filters_ordering_and_pages(cast, api) -> None:
     assert len(second["results"]) == 1 and second["next"] is None
 
 
+def test_tickets_sort_by_priority_from_low_to_urgent_not_by_its_text(cast, api) -> None:
+    made = {
+        p: TicketFactory(organization=cast.acme, priority=p).pk
+        for p in ("high", "low", "urgent", "normal")
+    }
+    rank = [made[p] for p in ("low", "normal", "high", "urgent")]
+    agent = api("agent")
+    for ordering, expected in (("priority", rank), ("-priority", rank[::-1])):
+        listed = ok(agent.get(f"{V1}/tickets/", {"ordering": ordering}))["results"]
+        assert [t["id"] for t in listed] == expected, ordering
+    # As one key of several.
+    first = TicketFactory(organization=cast.acme, priority="urgent", title="Aardvark").pk
+    listed = ok(agent.get(f"{V1}/tickets/", {"ordering": "-priority,title"}))["results"]
+    assert [t["id"] for t in listed][:2] == [first, made["urgent"]]
+
+
 def test_rows_of_equal_order_keep_one_order_across_pages(cast, api) -> None:
     agent = api("agent")
     made = [TicketFactory(organization=cast.acme, title="Same").pk for _ in range(5)]

@@ -3,6 +3,7 @@ else is a 400 naming the parameter (django-filter validates before the query run
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC
 from typing import Any
 
@@ -122,8 +123,18 @@ class StableOrderingFilter(django_filters.OrderingFilter):
     """`ordering` with the id as the last key, so that rows of equal status, priority or
     title keep one order and a row is neither repeated nor skipped from page to page."""
 
+    def __init__(
+        self, *args: Any, ranks: dict[str, Callable[[], Any]] | None = None, **kwargs: Any
+    ):
+        super().__init__(*args, **kwargs)
+        # A field sorted by a rank rather than its stored text: {"priority_rank": ...}, the
+        # field named in `fields` as ("priority_rank", "priority").
+        self.ranks = ranks or {}
+
     def filter(self, qs: QuerySet, value: Any) -> QuerySet:
-        qs = super().filter(qs, value)
+        wanted = {self.get_ordering_value(v).lstrip("-") for v in value or ()}
+        ranks = {name: rank() for name, rank in self.ranks.items() if name in wanted}
+        qs = super().filter(qs.annotate(**ranks) if ranks else qs, value)
         if not value:
             return qs
         keys = list(qs.query.order_by)
@@ -148,7 +159,15 @@ class TicketFilter(WorkflowFilterSet):
         "or SUP-12. Ranked by relevance unless `ordering` is given.",
     )
     ordering = StableOrderingFilter(
-        fields=("created", "updated", "id", "status", "priority", "title")
+        fields=(
+            "created",
+            "updated",
+            "id",
+            "status",
+            ("priority_rank", "priority"),  # low, normal, high, urgent
+            "title",
+        ),
+        ranks={"priority_rank": Ticket.priority_order},
     )
 
     class Meta:

@@ -137,6 +137,18 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
         return qs.annotate(in_customer_release=Exists(releases))
 
     @classmethod
+    def priority_order(cls) -> models.Case:
+        """The priority as a number (low 1 ... urgent 4), for sorting by it: the stored
+        text sorts high, low, normal, urgent."""
+        return models.Case(
+            *(
+                models.When(priority=value, then=models.Value(rank))
+                for rank, value in enumerate(Priority.values, start=1)
+            ),
+            output_field=models.IntegerField(),
+        )
+
+    @classmethod
     def _change_model(cls) -> Any:
         # Change, through the relation: `changes` imports this module, not the reverse.
         return cls._meta.get_field("change").related_model

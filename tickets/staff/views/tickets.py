@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -17,7 +17,6 @@ from ...models import (
     CHANGE_LONG_TEXT,
     EDITABLE,
     Change,
-    Priority,
     Ticket,
     TicketComment,
     TicketType,
@@ -43,14 +42,6 @@ from ..forms import (
     TransitionForm,
 )
 from .common import Entry, StaffRequest, _done, _status_label, filtered_list, staff_view
-
-PRIORITY_RANK = Case(
-    When(priority=Priority.URGENT, then=Value(4)),
-    When(priority=Priority.HIGH, then=Value(3)),
-    When(priority=Priority.NORMAL, then=Value(2)),
-    default=Value(1),
-    output_field=IntegerField(),
-)
 
 # What a row of the queue shows (templates/staff/tickets/_results.html); whether a ticket
 # in release waits on the customer comes from `with_customer_release`, not its change.
@@ -91,7 +82,7 @@ def ticket_list(request: StaffRequest) -> HttpResponse:
         tickets_visible_to(user)
         .select_related("organization", "assignee")
         .only(*TICKET_ROW_FIELDS)
-        .annotate(priority_rank=PRIORITY_RANK)
+        .annotate(priority_rank=Ticket.priority_order())
     )
     return filtered_list(
         request,
