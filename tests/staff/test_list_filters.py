@@ -54,3 +54,20 @@ def test_the_organisation_is_typed_not_chosen(cast) -> None:
         assert [t.title for t in rows] == ["Globex one"]
     rows = client.get(reverse("staff:change_board"), {"organization": "nobody-by-that-name"})
     assert all(not c["cards"] for c in rows.context["columns"])
+
+
+def test_a_long_list_says_its_size_with_thousands_separated(cast, monkeypatch) -> None:
+    """A list past the count's cap says "more than" the cap; big numbers read 1,000."""
+    from tickets.pagination import CappedPaginator
+
+    monkeypatch.setattr(CappedPaginator, "cap", 1_000)
+    Ticket.objects.bulk_create(
+        Ticket(organization=cast.acme, reporter=cast.alice, title=f"Ticket {i}")
+        for i in range(1_001)
+    )
+    page = client_for(cast.agent).get(reverse("staff:ticket_list")).content.decode()
+    assert "More than 1,000 tickets" in page and "of more than 1,000" in page
+
+    monkeypatch.setattr(CappedPaginator, "cap", 10_000)
+    page = client_for(cast.agent).get(reverse("staff:ticket_list")).content.decode()
+    assert "1,001 tickets" in page and "1\u201325 of 1,001" in page  # an en dash
