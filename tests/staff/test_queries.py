@@ -25,7 +25,7 @@ BOARD = 7
 # The change page with a window: its files and their history (tickets/templatetags/
 # attachments.py), its conflicts (2), its approvals read once for the panel and the options.
 CHANGE_PAGE = 15
-DASHBOARD = 11  # its five panels' counts in one query (tickets/pagination.py)
+DASHBOARD = 10  # its five panels' counts and the unread notices in one query (pagination.py)
 TICKET_PAGE = 8  # with its files, and their history in the conversation
 
 
@@ -245,6 +245,9 @@ def test_dashboard_panels_are_bounded(cast, monkeypatch) -> None:
     assert ctx["mine_count"] == DASHBOARD_ROWS + 3  # the cap + 1: "more than"
     assert len(ctx["to_approve"]) == DASHBOARD_ROWS
     assert ctx["to_approve_count"] == DASHBOARD_ROWS + 3
+    # The unread notices (one per change submitted) are counted with the panels, capped.
+    assert ctx["unread_notices"] == DASHBOARD_ROWS + 3
+    assert f'aria-label="{DASHBOARD_ROWS + 2}+ unread"' in response.content.decode()
     shown = {row["change"].pk for row in ctx["to_approve"]}
     assert approved.pk not in shown and taken.pk not in shown
     assert all(row["roles"] == ["Peer", "Operations"] for row in ctx["to_approve"])

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -149,6 +150,7 @@ def dashboard(request: StaffRequest) -> HttpResponse:
         .only(*WINDOW_FIELDS)
         .order_by("window_start", "pk")
     )
+    notices, unread = _notices(user)
     counts = capped_counts(
         {
             "mine_count": mine,
@@ -156,6 +158,7 @@ def dashboard(request: StaffRequest) -> HttpResponse:
             "to_approve_count": approvable,
             "in_flight_count": in_flight,
             "windows_count": windows,
+            **({"unread_notices": unread} if unread is not None else {}),
         },
         cap=pagination.PANEL_COUNT_CAP,
     )
@@ -169,22 +172,20 @@ def dashboard(request: StaffRequest) -> HttpResponse:
         **counts,
         "week_start": start,
         "week_end": end - timedelta(days=1),
-        **_notices(user),
+        "notices": notices,
     }
     return web.render_page(request, "staff/dashboard.html", context)
 
 
-def _notices(user: User) -> dict[str, Any]:
-    """The user's latest action notices and how many are unread, when the notifications
-    app offers them."""
+def _notices(user: User) -> tuple[list[Any] | None, QuerySet | None]:
+    """The user's latest action notices, and the unread ones to count with the panels,
+    when the notifications app offers them."""
     try:
-        from notifications.selectors import notices_for, unread_notice_count
+        from notifications.selectors import notices_for
     except ImportError:
-        return {"notices": None, "unread_notices": 0}
-    return {
-        "notices": list(notices_for(user).only(*NOTICE_FIELDS)[:DASHBOARD_ROWS]),
-        "unread_notices": unread_notice_count(user),
-    }
+        return None, None
+    mine = notices_for(user)
+    return list(mine.only(*NOTICE_FIELDS)[:DASHBOARD_ROWS]), mine.filter(read_at__isnull=True)
 
 
 @require_POST
