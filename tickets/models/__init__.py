@@ -7,15 +7,7 @@ Everything is importable from `tickets.models` as before.
 """
 
 from .attachments import Attachment, AttachmentEvent
-from .changes import (
-    CHANGE_LONG_TEXT,
-    EDITABLE,
-    FIELD_SECTION,
-    SECTIONS,
-    WINDOW_EARLIEST,
-    WINDOW_LATEST,
-    Change,
-)
+from .changes import EDITABLE, FIELD_SECTION, SECTIONS, WINDOW_EARLIEST, WINDOW_LATEST, Change
 from .choices import (
     HOLDABLE,
     ChangeStatus,
@@ -78,7 +70,6 @@ from .support import Ticket, TicketComment
 
 __all__ = [
     "APPROVER",
-    "CHANGE_LONG_TEXT",
     "CHECKLIST_FILLER",
     "CUSTOMER",
     "EDITABLE",

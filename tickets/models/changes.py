@@ -104,17 +104,6 @@ CUSTOMER_WAITING_STATUSES = [
     ChangeStatus.ROLLED_BACK,
 ]
 
-# The sections' long texts: what a page that shows a change by its key, title and status
-# leaves unread (`.defer()`).
-CHANGE_LONG_TEXT = (
-    "summary",
-    "impact",
-    "changelog",
-    "deployment_procedure",
-    "rollback_procedure",
-    "communication_message",
-)
-
 
 class Change(ConcurrentTransitionMixin, models.Model):
     """A change ticket (`CHG-<n>`): the nine sections of §2.3 and their approvals."""

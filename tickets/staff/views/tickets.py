@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.db.models import QuerySet
+from django.contrib.postgres.search import SearchVectorField
+from django.db.models import QuerySet, TextField
 from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -14,7 +15,6 @@ from django.views.decorators.http import require_POST
 from ... import diagram_svg, services, web, workflow
 from ...errors import DomainError, NotVisible
 from ...models import (
-    CHANGE_LONG_TEXT,
     EDITABLE,
     Change,
     Ticket,
@@ -75,6 +75,15 @@ TICKET_SORTS = {
 }
 
 
+# A change's long texts (its sections, its search document), left unread where a page
+# shows the change by its key, title and status.
+CHANGE_TEXTS = [
+    f"change__{f.name}"
+    for f in Change._meta.concrete_fields
+    if isinstance(f, TextField | SearchVectorField)
+]
+
+
 @staff_view
 def ticket_list(request: StaffRequest) -> HttpResponse:
     user = request.user
@@ -123,7 +132,7 @@ def _ticket(user: User, ref: str) -> Ticket:
         tickets_visible_to(user)
         .select_related("organization", "assignee", "reporter", "change")
         # The page shows its change's key, title and status: not the change's sections.
-        .defer(*(f"change__{name}" for name in CHANGE_LONG_TEXT)),
+        .defer(*CHANGE_TEXTS),
         pk,
     )
     if ticket is None:
