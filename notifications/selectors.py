@@ -66,8 +66,13 @@ def notices_for(user: Any) -> QuerySet[Delivery]:
     ).order_by("-created", "-id")
 
 
+def unread_notices_for(user: Any) -> QuerySet[Delivery]:
+    """The action notices of `user` not read yet (`notices_for`)."""
+    return notices_for(user).filter(read_at__isnull=True)
+
+
 def unread_notice_count(user: Any) -> int:
-    return notices_for(user).filter(read_at__isnull=True).count()
+    return unread_notices_for(user).count()
 
 
 def changes_due_for_reminder(*, now: datetime, lead: timedelta) -> QuerySet[Change]:

@@ -49,7 +49,7 @@ from tickets.models import (
 
 from . import content, sending
 from .models import Delivery, DeliveryState, Notification, NotificationKind
-from .selectors import changes_due_for_reminder, notices_for
+from .selectors import changes_due_for_reminder, notices_for, unread_notices_for
 from .webhooks import recording as webhooks
 
 if TYPE_CHECKING:
@@ -533,7 +533,7 @@ def notice_mark_read(*, user: User, notice: Delivery | int | str) -> Delivery:
 
 
 def notices_mark_all_read(*, user: User) -> int:
-    unread = notices_for(user).filter(read_at__isnull=True).values("pk")
+    unread = unread_notices_for(user).values("pk")
     return Delivery.objects.filter(pk__in=unread).update(read_at=timezone.now())
 
 

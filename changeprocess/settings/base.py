@@ -85,10 +85,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # psycopg 3's connection pool (Django >= 5.1); persistent connections are off with it.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = env.bool("DATABASE_POOL", default=True)
-    # `QuerySet.iterator()` reads through a client-side cursor. Its only users are the
-    # forms' model choices (a few staff, environments or organisations), where a
+    # `QuerySet.iterator()` reads through a client-side cursor. Its users on a request
+    # are the forms' model choices (a few staff, environments or organisations), where a
     # server-side cursor cost three round trips (DECLARE, FETCH, CLOSE) instead of one;
-    # nothing streams a large result.
+    # nothing streams a large result (migration 0003's data step read all changes' ids).
     DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -13,6 +13,7 @@ import re
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from notifications.models import Delivery, WebhookDelivery, WebhookEndpoint
 from tests.factories import NEXT_YEAR
@@ -25,6 +26,7 @@ from tests.portal.world import (
     url_kwargs,
     url_values,
 )
+from tickets.middleware import user_zone
 from tickets.models import Change, Contact, Ticket, TicketComment
 
 
@@ -172,5 +174,8 @@ def test_bob_sees_his_own(world, bob_client) -> None:
     notices = bob_client.get("/portal/notifications/").content.decode()
     assert globex.notice.notification.subject in notices
     assert globex.webhook.url in bob_client.get("/portal/webhooks/").content.decode()
-    calendar = bob_client.get("/portal/calendar/?view=agenda").content.decode()
+    # The agenda of the window's day in bob's time zone: from 00:00 to 02:00 that is
+    # yesterday (the window ended an hour ago), and the agenda starts today.
+    day = timezone.localtime(globex.change.window_start, user_zone(world.cast.bob)).date()
+    calendar = bob_client.get(f"/portal/calendar/?view=agenda&date={day}").content.decode()
     assert globex.change.key in calendar and "Globex freeze" in calendar

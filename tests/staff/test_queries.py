@@ -175,6 +175,19 @@ def test_a_page_reads_its_one_object_without_ordering_it(cast, user, page, kind)
     assert not [q for q in reads if "ORDER BY" in q], reads
 
 
+def test_the_ticket_page_reads_its_change_without_the_change_s_texts(cast) -> None:
+    """The page shows its change by key, title and status: the sections and the search
+    document (the largest columns) stay unread."""
+    change = ChangeFactory(organization=cast.acme, author=cast.agent)
+    ticket = TicketFactory(organization=cast.acme, reporter=cast.alice, change=change)
+    with CaptureQueriesContext(connection) as ctx:
+        page = client_for(cast.agent).get(reverse("staff:ticket_detail", args=[ticket.key]))
+    assert change.title in page.content.decode()
+    reads = " ".join(q["sql"] for q in ctx.captured_queries)
+    for column in ("summary", "rollback_procedure", "search_document"):
+        assert f'"tickets_change"."{column}"' not in reads, column
+
+
 def test_change_page_reads_the_approvals_once(cast) -> None:
     """Awaiting approval, the panel, the approve option (its roles, its refusal) and the
     approver role all ask of the same rows: one query of approvals."""

@@ -235,8 +235,8 @@ def test_a_ticket_s_conversation_shows_a_renamed_author_an_edit_and_the_posted_m
     cast,
 ) -> None:
     """Both ticket pages keep their conversation's entries: the author's name and the
-    organisation are loaded with each comment, and the staff page's focus mark (`posted`)
-    is named in the tag."""
+    organisation are loaded with each comment, and the staff page's focus on the comment
+    just posted is a value of its entry."""
     ticket = TicketFactory(organization=cast.acme, reporter=cast.alice)
     comment = TicketCommentFactory(ticket=ticket, author=cast.alice, body="It is broken")
     staff = reverse("staff:ticket_detail", args=[ticket.key])
@@ -251,8 +251,11 @@ def test_a_ticket_s_conversation_shows_a_renamed_author_an_edit_and_the_posted_m
     for client, url in ((agent, staff), (alice, portal)):
         page = client.get(url).content.decode()
         assert "Alicia Keys" in page and "It works again" in page and "It is broken" not in page
-    assert "Acme Holdings" in agent.get(staff).content.decode()
+    page = agent.get(staff).content.decode()
+    at = page.index(f'id="comment-{comment.pk}"')
+    assert "Acme Holdings" in page[at : page.index("</li>", at)]  # the comment's own line
 
     focused = agent.get(staff, {"posted": comment.pk}).content.decode()
     assert f'id="comment-{comment.pk}" data-focus-after-swap' in focused
     assert "data-focus-after-swap" not in agent.get(staff).content.decode()
+    assert "data-focus-after-swap" not in agent.get(staff, {"posted": "x"}).content.decode()

@@ -111,7 +111,9 @@ class TokenListView(GenericAPIView):
     )
     def get(self, request: Request) -> Response:
         current = _current_key(request)
-        rows = services.tokens_of(request.user)  # type: ignore[arg-type]
+        # The tokens that still work: knox deleted the user's expired ones as any token
+        # was presented, which the API's answer has always reflected.
+        rows = services.tokens_of(request.user, live=True)  # type: ignore[arg-type]
         page = self.paginate_queryset(rows) or []
         items = [
             {

@@ -27,7 +27,7 @@ class TokenAuthentication(knox_auth.TokenAuthentication):
         """Whether the token presented has expired (then it is deleted). knox also lists
         and deletes the user's other expired tokens here, a second query on every request;
         `tickets.tasks.purge_expired_tokens` deletes those on a schedule instead, and the
-        token list never shows an expired one (`services.tokens.tokens_of`)."""
+        API's token list leaves them out (`services.tokens.tokens_of(live=True)`)."""
         if auth_token.expiry is not None and auth_token.expiry < timezone.now():
             auth_token.delete()
             return True

@@ -17,11 +17,14 @@ from ..models import User
 TOKEN_LIFETIMES = (7, 30, 90)
 
 
-def tokens_of(user: User) -> QuerySet[AuthToken]:
-    """The user's own tokens that still work, newest first (an expired one waits for
-    `tokens_purge_expired`)."""
-    live = Q(expiry__isnull=True) | Q(expiry__gt=timezone.now())
-    return AuthToken.objects.filter(live, user=user).order_by("-created")
+def tokens_of(user: User, *, live: bool = False) -> QuerySet[AuthToken]:
+    """The user's own tokens, newest first; with `live`, only those that still work. An
+    expired one is refused and stays (the token page says it expired) until
+    `tokens_purge_expired`."""
+    qs = AuthToken.objects.filter(user=user)
+    if live:
+        qs = qs.filter(Q(expiry__isnull=True) | Q(expiry__gt=timezone.now()))
+    return qs.order_by("-created")
 
 
 def tokens_purge_expired() -> int:

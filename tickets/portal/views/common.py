@@ -76,10 +76,10 @@ customer_portal = web.front_end(admits=lambda user: user.is_customer, elsewhere=
 def _page(
     request: AuthenticatedRequest, template: str, context: dict[str, Any], status: int = 200
 ) -> HttpResponse:
-    from notifications.selectors import notices_for
+    from notifications.selectors import unread_notices_for
 
     if "action_counts" not in context:
-        unread = notices_for(request.user).filter(read_at__isnull=True)
+        unread = unread_notices_for(request.user)
         context["action_counts"] = customer_action_counts(request.user, also={"unread": unread})
     context.setdefault("unread_notices", context["action_counts"].get("unread", 0))
     return web.render_page(request, f"portal/{template}", context, status=status)

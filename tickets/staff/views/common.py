@@ -70,6 +70,7 @@ class Entry:
     source: str = ""
     target: str = ""
     edits: list[SectionEdit] = field(default_factory=list)
+    focus: bool = False  # the comment just posted: focused when the page loads
 
 
 def live_approvals(*, who: bool = True) -> Prefetch:

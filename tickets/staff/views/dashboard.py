@@ -181,11 +181,10 @@ def _notices(user: User) -> tuple[list[Any] | None, QuerySet | None]:
     """The user's latest action notices, and the unread ones to count with the panels,
     when the notifications app offers them."""
     try:
-        from notifications.selectors import notices_for
+        from notifications.selectors import notices_for, unread_notices_for
     except ImportError:
         return None, None
-    mine = notices_for(user)
-    return list(mine.only(*NOTICE_FIELDS)[:DASHBOARD_ROWS]), mine.filter(read_at__isnull=True)
+    return list(notices_for(user).only(*NOTICE_FIELDS)[:DASHBOARD_ROWS]), unread_notices_for(user)
 
 
 @require_POST

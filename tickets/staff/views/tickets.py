@@ -80,7 +80,7 @@ TICKET_SORTS = {
 CHANGE_TEXTS = [
     f"change__{f.name}"
     for f in Change._meta.concrete_fields
-    if isinstance(f, TextField | SearchVectorField)
+    if isinstance(getattr(f, "output_field", f), TextField | SearchVectorField)
 ]
 
 
@@ -153,8 +153,16 @@ def _ticket_page(
     user = request.user
     ticket = _ticket(user, ref)
     meta = workflow.transition_customs(Ticket)
+    posted = request.GET.get("posted")
     stream = [
-        Entry(at=c.created, kind="comment", actor=c.author, obj=c, text=c.body)
+        Entry(
+            at=c.created,
+            kind="comment",
+            actor=c.author,
+            obj=c,
+            text=c.body,
+            focus=posted == str(c.pk),
+        )
         for c in comments_visible_to(user)
         .filter(ticket=ticket)
         .select_related("author", "author__organization")
@@ -197,7 +205,6 @@ def _ticket_page(
         )
         if ticket.type == TicketType.CHANGE_REQUEST
         else [],
-        "posted": request.GET.get("posted"),
         "diagram": diagram_svg.render(Ticket, ticket.status),
         "transition_url": "staff:ticket_transition",
     }
