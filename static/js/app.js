@@ -8,6 +8,8 @@
   document.addEventListener("htmx:afterSettle", function (event) {
     var root = event.detail && event.detail.target;
     if (!root || !root.querySelector) return;
+    // An outerHTML swap replaced the target: look in the element that took its place.
+    if (!root.isConnected && root.id) root = document.getElementById(root.id) || root;
     var next = root.querySelector("[data-focus-after-swap]");
     if (next) {
       if (!next.hasAttribute("tabindex")) next.setAttribute("tabindex", "-1");

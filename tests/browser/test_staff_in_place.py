@@ -32,6 +32,9 @@ def test_posting_a_comment_updates_the_ticket_in_place(cast, page_for) -> None:
     expect(page.locator(".conversation")).to_contain_text("Could you send the file")
     expect(page.locator(".page-head .badge")).to_have_text("Waiting for customer")
     expect(page.locator("#messages")).to_contain_text("Comment posted.")
+    # The keyboard focus goes to the new comment (the page was swapped whole, outerHTML).
+    comment = ticket.comments.get()
+    expect(page.locator(f"#comment-{comment.pk}")).to_be_focused()
     assert _same_document(page)
 
 
