@@ -387,3 +387,16 @@ def test_bad_list_parameters_are_400_naming_them(cast, api, query, field) -> Non
 def test_a_page_past_the_last_is_404(cast, api) -> None:
     answer = api("agent").get(f"{V1}/tickets/", {"page": "9"})
     assert answer.status_code == 404 and "Page 9" in answer.json()["detail"]
+
+
+@pytest.mark.parametrize("kind", ["tickets", "changes"])
+def test_reading_a_missing_object_is_refused_in_the_words_of_every_other_verb(
+    cast, api, kind
+) -> None:
+    """GET reads the object with its representation in one query; a missing one is the
+    same 404 as PATCH gets on it."""
+    agent = api("agent")
+    read = agent.get(f"{V1}/{kind}/987654/")
+    edit = agent.client.patch(f"{V1}/{kind}/987654/", {"title": "x"}, format="json")
+    assert read.status_code == edit.status_code == 404
+    assert read.json()["detail"] == edit.json()["detail"]

@@ -191,14 +191,17 @@ class WorkflowViewSet(ApiViewSet):
     def _transition(self, pk: int, name: str, given: dict[str, Any]) -> None:
         raise NotImplementedError
 
-    def retrieve(self, request: Request, id: str) -> Response:
-        # One query: the visible rows with what the representation reads
-        # (`get_queryset`), as `access` would find it among the visible ones.
+    def _shown(self) -> Any:
+        """The object of the path with what its representation reads, in one query (the
+        visible rows, `get_queryset`), refused in the words `access` uses."""
         pk = self._id()
         obj = by_pk(self.get_queryset(), pk)
         if obj is None:
             raise NotVisible(f"No {self._noun()} {self.key_prefix}-{pk}.")
-        return self._represent(obj)
+        return obj
+
+    def retrieve(self, request: Request, id: str) -> Response:
+        return self._represent(self._shown())
 
     @extend_schema(
         summary="The transitions this user may take now",

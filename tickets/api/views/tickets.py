@@ -82,6 +82,9 @@ class TicketViewSet(WorkflowViewSet):
         # Through the list's queryset: a ticket the user may not see is "No ticket <as given>".
         return self._get()
 
+    def _shown(self) -> Ticket:
+        return self._get()  # the same query, with what the representation reads
+
     def create(self, request: Request) -> Response:
         data = s.TicketCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
