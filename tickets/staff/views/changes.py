@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 from approvals.selectors import approvals_panel, with_approvals
 
 from ... import diagram_svg, pagination, services, web, workflow
-from ...errors import DomainError, NotVisible
+from ...errors import DomainError
 from ...models import (
     SECTIONS,
     Change,
@@ -36,11 +36,9 @@ from ...selectors import (
     access_change,
     access_ticket,
     attachment_events_visible_to,
-    by_pk,
     change_components_shown,
     change_log_visible_to,
     changes_visible_to,
-    parse_ref,
 )
 from ..forms import (
     ChangeCreateForm,
@@ -215,31 +213,29 @@ def _change(user: User, ref: str, *, full: bool = True, approvals: bool = False)
     """The change with what its page (or the editor) shows, in a fixed number of queries;
     with `approvals`, every approval too, for the panel and the approve option to share.
     The source ticket is shown by its key only (`source_ticket_id`): not joined."""
-    pk = parse_ref(ref, "CHG")
-    qs = changes_visible_to(user).select_related(
-        "organization",
-        "environment",
-        "author",
-        "reporter",
-        "window_proposed_by",
-        "window_agreed_by",
-    )
-    if full:
-        qs = qs.prefetch_related(
-            Prefetch("change_components", queryset=change_components_shown()),
-            Prefetch("scenarios", queryset=TestScenario.objects.select_related("result_by")),
-            Prefetch("checklist", queryset=ChecklistItem.objects.select_related("by")),
-            Prefetch(
-                "tickets",
-                queryset=Ticket.objects.only(*SECTION_4_TICKET_FIELDS).order_by("pk"),
-            ),
+
+    def reading(qs: QuerySet[Change]) -> QuerySet[Change]:
+        qs = qs.select_related(
+            "organization",
+            "environment",
+            "author",
+            "reporter",
+            "window_proposed_by",
+            "window_agreed_by",
         )
-    if approvals:
-        qs = qs.prefetch_related(with_approvals())
-    change = by_pk(qs, pk)
-    if change is None:
-        raise NotVisible(f"No change {ref}.")
-    return change
+        if full:
+            qs = qs.prefetch_related(
+                Prefetch("change_components", queryset=change_components_shown()),
+                Prefetch("scenarios", queryset=TestScenario.objects.select_related("result_by")),
+                Prefetch("checklist", queryset=ChecklistItem.objects.select_related("by")),
+                Prefetch(
+                    "tickets",
+                    queryset=Ticket.objects.only(*SECTION_4_TICKET_FIELDS).order_by("pk"),
+                ),
+            )
+        return qs.prefetch_related(with_approvals()) if approvals else qs
+
+    return access_change(user, ref, reading=reading)
 
 
 EDIT_BURST = timedelta(minutes=2)

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from ... import diagram_svg, services, web, workflow
-from ...errors import DomainError, NotVisible
+from ...errors import DomainError
 from ...models import (
     EDITABLE,
     Change,
@@ -25,10 +25,8 @@ from ...models import (
 from ...selectors import (
     access_ticket,
     attachment_events_visible_to,
-    by_pk,
     changes_visible_to,
     comments_visible_to,
-    parse_ref,
     ticket_log_visible_to,
     tickets_visible_to,
 )
@@ -127,17 +125,15 @@ def ticket_new(request: StaffRequest) -> HttpResponse:
 
 
 def _ticket(user: User, ref: str) -> Ticket:
-    pk = parse_ref(ref, "SUP")
-    ticket = by_pk(
-        tickets_visible_to(user)
-        .select_related("organization", "assignee", "reporter", "change")
-        # The page shows its change's key, title and status: not the change's sections.
-        .defer(*CHANGE_TEXTS),
-        pk,
+    """The ticket with what its page shows of its people and its change: the change's key,
+    title and status, not its sections."""
+    return access_ticket(
+        user,
+        ref,
+        reading=lambda qs: qs.select_related(
+            "organization", "assignee", "reporter", "change"
+        ).defer(*CHANGE_TEXTS),
     )
-    if ticket is None:
-        raise NotVisible(f"No ticket {ref}.")
-    return ticket
 
 
 def _ticket_page(
