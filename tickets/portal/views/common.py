@@ -78,10 +78,9 @@ def _page(
 ) -> HttpResponse:
     from notifications.selectors import unread_notices_for
 
-    if "action_counts" not in context:
-        unread = unread_notices_for(request.user)
-        context["action_counts"] = customer_action_counts(request.user, also={"unread": unread})
-    context.setdefault("unread_notices", context["action_counts"].get("unread", 0))
+    # The navigation's counts and the unread notices, in one capped query.
+    counts = customer_action_counts(request.user, also={"unread": unread_notices_for(request.user)})
+    context.update(action_counts=counts, unread_notices=counts["unread"])
     return web.render_page(request, f"portal/{template}", context, status=status)
 
 
