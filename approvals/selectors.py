@@ -15,11 +15,13 @@ if TYPE_CHECKING:
     from tickets.models import Change
 
 
-def with_approvals() -> Prefetch:
+def with_approvals(*, who: bool = True) -> Prefetch:
     """For `prefetch_related` on a change's page: every approval of the change, every
     round, with who gave it, in one query. The panel, the approve option and its refusal
-    then read these rows (`models.prefetched`) instead of a query each."""
-    return Prefetch("approvals", queryset=Approval.objects.select_related("by"))
+    then read these rows (`models.prefetched`) instead of a query each. `who=False` for a
+    page that reads the people afterwards (`tickets.selectors.read_people`)."""
+    approvals = Approval.objects.all()
+    return Prefetch("approvals", queryset=approvals.select_related("by") if who else approvals)
 
 
 def current_approvals(*, change: Change) -> list[Approval]:

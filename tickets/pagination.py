@@ -13,13 +13,24 @@ from typing import Any
 from django.core.exceptions import EmptyResultSet
 from django.core.paginator import EmptyPage, Page, Paginator
 from django.db import connections
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet, Window
 
 COUNT_CAP = 10_000
 # The counts of a dashboard panel or a board column: a badge, "99+" past it, so that a
 # count reads at most 100 rows of an index whatever the table holds (a panel's count of
 # 1,000 read 15,000 rows of tickets at 100,000).
 PANEL_COUNT_CAP = 99
+# A queryset annotated with this (`rows_total()`, a count over the whole answer) carries
+# its count on every row: its paginator reads a page first and takes the count from it,
+# where it would otherwise count in a query of its own (a ranked search's candidates
+# were found twice, once for the count and once for the page).
+ROWS_TOTAL = "rows_total"
+
+
+def rows_total() -> Window:
+    """The window count to annotate as ROWS_TOTAL: every row of the answer counted, before
+    LIMIT and OFFSET."""
+    return Window(Count("*"))
 
 
 class CappedPaginator(Paginator):
@@ -54,6 +65,9 @@ class CappedPaginator(Paginator):
         return n
 
     def page(self, number: Any) -> Page:
+        first = self._page_counting(number)
+        if first is not None:
+            return first
         number = self.validate_number(number)
         if not self.capped:
             return super().page(number)
@@ -62,6 +76,32 @@ class CappedPaginator(Paginator):
         if not rows:
             raise EmptyPage("That page contains no results")
         return _OpenPage(rows[: self.per_page], number, self, more=len(rows) > self.per_page)
+
+    def _page_counting(self, number: Any) -> Page | None:
+        """The page `number` of a list annotated with ROWS_TOTAL, and its count, in one
+        query; None when that cannot answer (not annotated, counted already, a number
+        that is not a whole one from 1, a page past the end, a list past the cap), for
+        `page` to answer and refuse the usual way."""
+        rows = self.object_list
+        if (
+            not isinstance(rows, QuerySet)
+            or ROWS_TOTAL not in rows.query.annotations
+            or "count" in self.__dict__
+            or self.orphans
+            or not isinstance(number, int | str)
+            or not str(number).isdigit()
+            or int(number) < 1
+        ):
+            return None
+        number = int(number)
+        bottom = (number - 1) * self.per_page
+        found = list(rows[bottom : bottom + self.per_page])
+        if not found:
+            return None
+        self.__dict__["count"] = getattr(found[0], ROWS_TOTAL)
+        if self.capped:
+            return None
+        return Page(found, self.validate_number(number), self)
 
 
 class _OpenPage(Page):

@@ -116,3 +116,54 @@ def test_the_api_search_is_this_search(cast, client) -> None:
     assert [r["key"] for r in page["results"]] == [found.key]
     page = agent.get("/api/v1/tickets/", {"search": found.key, "ordering": "-id"}).json()
     assert [r["key"] for r in page["results"]] == [found.key]
+
+
+def test_a_ranked_search_counts_with_its_page(cast, monkeypatch) -> None:
+    """The page's rows carry the count of every match (`pagination.ROWS_TOTAL`): one query
+    for the page and its count, where the candidates were found twice. Past the end, or
+    past the cap, the paginator counts and answers as it does for any list."""
+    from django.core.paginator import EmptyPage, PageNotAnInteger
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tickets.pagination import CappedPaginator
+
+    found = [_ticket(cast, f"Invoice {i}") for i in range(5)]
+    _ticket(cast, "Login is slow")
+    staff = tickets_visible_to(cast.agent)
+    with CaptureQueriesContext(connection) as queries:
+        paginator = CappedPaginator(tickets_matching(staff, "invoice"), 2)
+        page = paginator.page(3)
+        assert (paginator.count, paginator.num_pages) == (5, 3)
+    assert len(queries) == 1 and "COUNT(*) OVER ()" in queries[0]["sql"]
+    assert [t.key for t in page] == [found[0].key]
+    assert not page.has_next() and page.has_previous()
+    assert [t.key for t in CappedPaginator(tickets_matching(staff, "invoice"), 2).page("1")] == [
+        found[4].key,
+        found[3].key,
+    ]
+    # Past the end, and numbers that are not pages: the usual refusals.
+    for number, refusal in ((4, EmptyPage), (0, EmptyPage), ("x", PageNotAnInteger)):
+        with pytest.raises(refusal):
+            CappedPaginator(tickets_matching(staff, "invoice"), 2).page(number)
+    assert CappedPaginator(tickets_matching(staff, "invoice"), 2).get_page(9).number == 3
+    assert list(CappedPaginator(tickets_matching(staff, "nothing"), 2).page(1)) == []
+    # Past the cap the page knows only whether another follows, as any capped list.
+    monkeypatch.setattr(CappedPaginator, "cap", 3)
+    paginator = CappedPaginator(tickets_matching(staff, "invoice"), 2)
+    page = paginator.page(2)
+    assert paginator.capped and page.has_next() and len(page) == 2
+
+
+def test_the_api_search_answers_its_count_and_pages(cast) -> None:
+    from tests.api.support import Api
+
+    found = [_ticket(cast, f"Invoice {i}") for i in range(3)]
+    agent = Api.of(cast.agent)
+    first = agent.get("/api/v1/tickets/", {"search": "invoice", "page_size": 2}).json()
+    assert first["count"] == 3 and first["next"] and first["previous"] is None
+    last = agent.get("/api/v1/tickets/", {"search": "invoice", "page_size": 2, "page": 2})
+    assert [r["key"] for r in last.json()["results"]] == [found[0].key]
+    assert last.json()["count"] == 3 and last.json()["next"] is None
+    past = agent.get("/api/v1/tickets/", {"search": "invoice", "page_size": 2, "page": 3})
+    assert past.status_code == 404 and "detail" in past.json()

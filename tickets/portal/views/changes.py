@@ -18,9 +18,7 @@ from approvals.selectors import approvals_panel, with_approvals
 from ... import services, web, workflow
 from ...models import (
     Change,
-    ChecklistItem,
     Resolution,
-    TestScenario,
     Ticket,
 )
 from ...scheduling import conflicts_of_one
@@ -32,6 +30,7 @@ from ...selectors import (
     changes_matching,
     changes_visible_to,
     changes_waiting_on_customer,
+    read_change_people,
 )
 from ...typing import AuthenticatedRequest
 from ..forms import (
@@ -104,24 +103,20 @@ def change_list(request: AuthenticatedRequest) -> HttpResponse:
 def _change_for_review(user: Any, ref: str) -> Change:
     """The change with everything its review page shows, read once, in a fixed number of
     queries (its approvals once, for the panel and the options alike)."""
-    return access_change(
+    change = access_change(
         user,
         ref,
-        reading=lambda qs: qs.select_related(
-            "environment",
-            "organization",
-            "author",
-            "window_proposed_by",
-            "window_agreed_by",
-        ).prefetch_related(
+        # Its people, and its rows' people, in one query after (`read_change_people`).
+        reading=lambda qs: qs.select_related("environment", "organization").prefetch_related(
             Prefetch("change_components", queryset=change_components_shown()),
-            Prefetch("scenarios", queryset=TestScenario.objects.select_related("result_by")),
-            Prefetch("checklist", queryset=ChecklistItem.objects.select_related("by")),
+            "scenarios",
+            "checklist",
             # Not the description: the page lists the tickets by key, title and status.
             Prefetch("tickets", queryset=Ticket.objects.defer("description").order_by("pk")),
-            with_approvals(),
+            with_approvals(who=False),
         ),
     )
+    return read_change_people(change, ("author", "window_proposed_by", "window_agreed_by"))
 
 
 def _change_page(
