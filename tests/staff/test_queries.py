@@ -22,8 +22,9 @@ from tickets.services import change_transition, change_update
 # The most each page may take, whatever the number of rows. Counted once per request:
 # session and user, the page's own reads, the filter form's choices.
 QUEUE = 6
-CHANGE_LIST = 7
-BOARD = 7
+# Approvals counted in the rows' own query (`approvals_given_now`), not a prefetch.
+CHANGE_LIST = 5
+BOARD = 5
 # The change page with a window: its files and their history (tickets/templatetags/
 # attachments.py), its conflicts (2), its approvals read once for the panel and the options,
 # and the people it names in one query (`selectors.read_change_people`). 15 in production,

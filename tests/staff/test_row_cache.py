@@ -259,3 +259,38 @@ def test_a_ticket_s_conversation_shows_a_renamed_author_an_edit_and_the_posted_m
     assert f'id="comment-{comment.pk}" data-focus-after-swap' in focused
     assert "data-focus-after-swap" not in agent.get(staff).content.decode()
     assert "data-focus-after-swap" not in agent.get(staff, {"posted": "x"}).content.decode()
+
+
+def test_the_board_and_the_list_count_only_the_approvals_that_count_now(cast) -> None:
+    """Given in the current round and not dismissed (`approvals_given_now`): not one of an
+    earlier round, nor a dismissed one, nor a rejection; and none on a change that no
+    longer awaits approval."""
+    change = ChangeFactory(
+        organization=cast.acme, status=ChangeStatus.AWAITING_APPROVAL, approval_round=2
+    )
+    done = ChangeFactory(
+        organization=cast.acme, status=ChangeStatus.TO_BE_RELEASED, approval_round=1
+    )
+
+    def give(subject, role, by, *, round=2, decision=Decision.APPROVED, dismissed=False):
+        Approval.objects.create(
+            change=subject,
+            round=round,
+            role=role,
+            decision=decision,
+            by=by,
+            dismissed_at=timezone.now() if dismissed else None,
+        )
+
+    give(change, ApprovalRole.QA, cast.qa)  # counts
+    give(change, ApprovalRole.PEER, cast.peer, round=1)  # an earlier round
+    give(change, ApprovalRole.OPERATIONS, cast.ops, dismissed=True)
+    give(change, ApprovalRole.PEER, cast.agent2, decision=Decision.REJECTED)
+    give(done, ApprovalRole.QA, cast.qa, round=1)
+    staff = client_for(cast.agent)
+    board = staff.get(reverse("staff:change_board")).content.decode()
+    listed = staff.get(reverse("staff:change_list")).content.decode()
+    assert "Approvals 1/3" in _row(board, change.key)
+    assert "1 of 3" in _row(listed, change.key)
+    assert "Approvals" not in _row(board, done.key)
+    assert " of 3" not in _row(listed, done.key)

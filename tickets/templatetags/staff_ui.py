@@ -150,13 +150,6 @@ def ordered_actions(options: Any) -> list[Any]:
     return sorted(options, key=lambda o: (o.name in DESTRUCTIVE, not o.allowed))
 
 
-@register.filter
-def approvals_given(change: Any) -> int:
-    """How many approvals count now, from a change read with its live approvals
-    (`views._live_approvals`): those of its current round."""
-    return sum(1 for a in change.live_approvals if a.round == change.approval_round)
-
-
 @register.simple_tag
 def approvals_needed() -> int:
     """How many provider approvals a change needs (QA, Peer, Operations)."""

@@ -53,8 +53,8 @@ from .common import (
     StaffRequest,
     _done,
     _status_label,
+    approvals_given_now,
     filtered_list,
-    live_approvals,
     staff_view,
 )
 
@@ -98,7 +98,7 @@ def _change_rows(user: User) -> QuerySet[Change]:
         changes_visible_to(user)
         .select_related("organization", "environment", "author")
         .only(*CHANGE_ROW_FIELDS)
-        .prefetch_related(live_approvals(who=False))
+        .annotate(approvals_given=approvals_given_now())
     )
 
 
@@ -153,7 +153,7 @@ def change_board(request: StaffRequest) -> HttpResponse:
         Change.objects.filter(pk__in=chosen)
         .select_related("organization", "environment")
         .only(*BOARD_CARD_FIELDS)
-        .prefetch_related(live_approvals(who=False))
+        .annotate(approvals_given=approvals_given_now())
         .order_by("-updated", "-pk")
     )
     counts = capped_counts(parts, cap=pagination.PANEL_COUNT_CAP)
