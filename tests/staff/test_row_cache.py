@@ -294,3 +294,28 @@ def test_the_board_and_the_list_count_only_the_approvals_that_count_now(cast) ->
     assert "1 of 3" in _row(listed, change.key)
     assert "Approvals" not in _row(board, done.key)
     assert " of 3" not in _row(listed, done.key)
+
+
+def test_a_work_item_says_how_long_ago_as_of_the_start_of_the_minute(cast, monkeypatch) -> None:
+    """The dashboard's work items are kept rows: "updated ... ago" is drawn against the
+    start of the minute (`minute`, part of the key), so the row is the same all minute
+    long and a new one the next."""
+    from datetime import timedelta
+
+    from django.utils import timezone as tz
+
+    ticket = TicketFactory(organization=cast.acme, reporter=cast.alice, assignee=cast.ops)
+    real_now = tz.now
+    at = real_now().replace(second=45, microsecond=0)
+    Ticket.objects.filter(pk=ticket.pk).update(updated=at.replace(second=30) - timedelta(minutes=5))
+    client = client_for(cast.ops)
+
+    def row_at(moment):
+        monkeypatch.setattr(tz, "now", lambda: moment)
+        return _row(client.get(reverse("staff:dashboard")).content.decode(), ticket.key)
+
+    # 4 min 30 s before the start of the minute; 5 min 15 s before the request.
+    first = row_at(at)
+    assert ">4\xa0minutes</time> ago" in first
+    assert row_at(at.replace(second=59)) == first
+    assert ">5\xa0minutes</time> ago" in row_at(at + timedelta(seconds=20))

@@ -16,7 +16,8 @@ the active time zone and language. A row rendered from the same values is the sa
 so a kept row is never stale: a change to anything it shows is a new key. The cache is
 each process's memory (CACHES["fragments"]); nothing is shared or invalidated. A row reads
 nothing else: not the request, not the user (name them in the tag), never
-`{% csrf_token %}`, never the time (`timesince`)."""
+`{% csrf_token %}`, never the time: a row that says how long ago is drawn against a moment
+named in the tag (the dashboard's `minute`, with `timesince:minute`)."""
 
 from __future__ import annotations
 

@@ -164,6 +164,9 @@ def dashboard(request: StaffRequest) -> HttpResponse:
     )
     context = {
         "nav": "dashboard",
+        # "Updated 5 minutes ago" is drawn against the start of this minute, so that a
+        # work item's row is the same all minute long and kept (`{% rows %}`, keyed by it).
+        "minute": timezone.now().replace(second=0, microsecond=0),
         "mine": list(mine[:DASHBOARD_ROWS]),
         "unassigned": list(unassigned[:DASHBOARD_ROWS]),
         "to_approve": to_approve,
