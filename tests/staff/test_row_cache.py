@@ -6,6 +6,8 @@ could lean on (`.update()` leaves `updated` as it was), and reads the list again
 from __future__ import annotations
 
 import zoneinfo
+from datetime import date, timedelta
+from decimal import Decimal
 
 import pytest
 from django.core.cache import caches
@@ -118,6 +120,13 @@ def test_the_fingerprint_covers_every_loaded_value_and_nothing_it_cannot_key(cas
     with timezone.override(zoneinfo.ZoneInfo("Europe/Paris")):
         in_paris = fingerprint(read())
     assert in_paris != fingerprint(read())  # the reader's time zone
+
+    # A date is keyed by its instant: a microsecond later is another key.
+    later = read()
+    later.updated += timedelta(microseconds=1)
+    assert fingerprint(later) != fingerprint(read())
+    assert fingerprint([date(2026, 1, 2)]) != fingerprint([date(2026, 1, 3)])
+    assert fingerprint([Decimal("1.10")]) != fingerprint([Decimal("1.1")])
 
     annotated = read()
     annotated.something = object()  # type: ignore[attr-defined]
@@ -300,8 +309,6 @@ def test_a_work_item_says_how_long_ago_as_of_the_start_of_the_minute(cast, monke
     """The dashboard's work items are kept rows: "updated ... ago" is drawn against the
     start of the minute (`minute`, part of the key), so the row is the same all minute
     long and a new one the next."""
-    from datetime import timedelta
-
     from django.utils import timezone as tz
 
     ticket = TicketFactory(organization=cast.acme, reporter=cast.alice, assignee=cast.ops)

@@ -44,13 +44,23 @@ from django.utils.safestring import mark_safe
 register = template.Library()
 
 _PLAIN = (str, int, float, bool, Decimal, datetime, date, time, type(None))
-_PLAIN_TYPES = frozenset(_PLAIN)
+# Held as they are: pickled without a reduce step.
+_ATOMS = frozenset((str, int, float, bool, type(None)))
+# Held as their ISO text, which names the instant (a template draws a datetime in the
+# reader's time zone, which is in the key): pickling a datetime's tzinfo was half a row
+# key's cost.
+_STAMPS = frozenset((datetime, date, time))
 
 
 def _values(obj: Any, seen: set[int], depth: int = 0) -> Any:
     """`obj` as plain nested tuples of what it holds. An instance met again (a prefetched
     approval's own change) is named, not walked again."""
-    if type(obj) in _PLAIN_TYPES or isinstance(obj, _PLAIN):
+    kind = type(obj)
+    if kind in _ATOMS:
+        return obj
+    if kind in _STAMPS:
+        return (kind.__name__, obj.isoformat())
+    if isinstance(obj, _PLAIN):
         return obj
     if depth > 6:
         raise ValueError(f"fingerprint: {type(obj).__name__} nested too deep")
@@ -60,8 +70,11 @@ def _values(obj: Any, seen: set[int], depth: int = 0) -> Any:
         seen.add(id(obj))
         held: list[Any] = [type(obj).__name__]
         for name, value in obj.__dict__.items():
-            if type(value) in _PLAIN_TYPES:
+            kind = type(value)
+            if kind in _ATOMS:
                 held += (name, value)
+            elif kind in _STAMPS:
+                held += (name, (kind.__name__, value.isoformat()))
             elif name != "_state":
                 held += (name, _values(value, seen, depth + 1))
         for name, related in obj._state.fields_cache.items():
@@ -119,10 +132,9 @@ class RowsNode(template.Node):
         items = list(self.sequence.resolve(context, ignore_failures=True) or ())
         if not items:
             return self.empty.render(context)
-        shared = (
-            self.fragment,
-            _reader(),
-            _values([v.resolve(context) for v in self.vary_on], set()),
+        # What every row of the list shares, digested once.
+        shared = _digest(
+            (self.fragment, _reader(), _values([v.resolve(context) for v in self.vary_on], set()))
         )
         keys = [self._key(shared, item) for item in items]
         cache = caches["fragments"]
