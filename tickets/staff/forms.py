@@ -66,8 +66,12 @@ class TextArea(forms.CharField):
 
 def provider_staff() -> QuerySet[User]:
     """Whom a ticket can be assigned to: active provider staff, never a customer."""
-    return User.objects.filter(kind=User.Kind.PROVIDER, is_active=True).order_by(
-        "first_name", "last_name", "username"
+    return (
+        User.objects.filter(kind=User.Kind.PROVIDER, is_active=True)
+        # What a choice shows (`staff_label`) and what the services check of whom they are
+        # given; not the password, the dates and the flags of every member of staff.
+        .only("id", "username", "first_name", "last_name", "kind", "is_active", "organization")
+        .order_by("first_name", "last_name", "username")
     )
 
 
