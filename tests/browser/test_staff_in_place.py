@@ -93,3 +93,28 @@ def test_the_core_forms_work_without_javascript(cast, page_for) -> None:
     page.get_by_label("Comment for Cancel").fill("Not needed any more.")
     page.get_by_role("button", name="Cancel", exact=True).click()
     expect(page.locator(".page-head .badge")).to_have_text("Cancelled")
+
+
+def test_a_notice_is_marked_read_from_the_dashboard(cast, page_for) -> None:
+    """The notices share one form (their rows carry no token, so they are kept): each
+    button posts to its own notice, with the form's token."""
+    from notifications.models import Delivery, Notification, NotificationKind
+
+    ticket = TicketFactory(organization=cast.acme, reporter=cast.alice)
+    notices = {}
+    for subject in ("Look at this", "And at that"):
+        notification = Notification.objects.create(
+            kind=NotificationKind.ACTION, ticket=ticket, subject=subject, body_text="-"
+        )
+        notices[subject] = Delivery.objects.create(
+            notification=notification, user=cast.agent, recipient=cast.agent.email
+        )
+    page = page_for("agent")
+    page.goto("/staff/")
+    page.get_by_role("button", name="Mark “Look at this” as read").click()
+    expect(page.get_by_role("button", name="Mark “Look at this” as read")).to_have_count(0)
+    expect(page.get_by_role("button", name="Mark “And at that” as read")).to_be_visible()
+    notices["Look at this"].refresh_from_db()
+    notices["And at that"].refresh_from_db()
+    assert notices["Look at this"].read_at is not None
+    assert notices["And at that"].read_at is None
