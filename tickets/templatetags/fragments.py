@@ -52,9 +52,12 @@ _ATOMS = frozenset((str, int, float, bool, type(None)))
 _STAMPS = frozenset((datetime, date, time))
 
 
-def _values(obj: Any, seen: set[int], depth: int = 0) -> Any:
+def _values(
+    obj: Any, seen: set[int], depth: int = 0, leave_out: frozenset[str] = frozenset()
+) -> Any:
     """`obj` as plain nested tuples of what it holds. An instance met again (a prefetched
-    approval's own change) is named, not walked again."""
+    approval's own change) is named, not walked again; the relations of `obj` named in
+    `leave_out` are not walked at all."""
     kind = type(obj)
     if kind in _ATOMS:
         return obj
@@ -78,7 +81,8 @@ def _values(obj: Any, seen: set[int], depth: int = 0) -> Any:
             elif name != "_state":
                 held += (name, _values(value, seen, depth + 1))
         for name, related in obj._state.fields_cache.items():
-            held += ("@" + name, _values(related, seen, depth + 1))
+            if name not in leave_out:
+                held += ("@" + name, _values(related, seen, depth + 1))
         return tuple(held)
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):  # a timeline's Entry
         return (
@@ -110,9 +114,13 @@ def _digest(held: Any) -> str:
     return hashlib.blake2b(pickle.dumps(held, protocol=5), digest_size=16).hexdigest()
 
 
-def fingerprint(obj: Any) -> str:
-    """The key of a fragment drawn from `obj` (see the module)."""
-    return _digest((_reader(), _values(obj, set())))
+def fingerprint(obj: Any, leave_out: str = "") -> str:
+    """The key of a fragment drawn from `obj` (see the module). `leave_out` names, comma
+    separated, relations of `obj` that the fragment does not show: `s|fingerprint:"change"`
+    for a scenario prefetched with its change, which Django caches on each scenario and
+    which would otherwise be walked whole, sections and lists, for each of them."""
+    skipped = frozenset(name.strip() for name in leave_out.split(",") if name.strip())
+    return _digest((_reader(), leave_out, _values(obj, set(), leave_out=skipped)))
 
 
 class RowsNode(template.Node):
@@ -258,15 +266,15 @@ def form_fingerprint(form: Any) -> str:
     return _digest(held)
 
 
-def _never_kept(digest: Callable[[Any], str]) -> Callable[[Any], str]:
+def _never_kept(digest: Callable[..., str]) -> Callable[..., str]:
     """`digest` as a template filter for `{% cache %}`: a value it cannot key (`_values`
     refuses it) gets a key of its own, used once, so the fragment is drawn every time
     instead of the page answering 500."""
 
     @wraps(digest)
-    def keyed(value: Any) -> str:
+    def keyed(value: Any, *args: Any) -> str:
         try:
-            return digest(value)
+            return digest(value, *args)
         except (TypeError, ValueError):
             return f"unkept-{uuid.uuid4().hex}"
 
