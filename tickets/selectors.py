@@ -377,6 +377,19 @@ def attachments_visible_to(user: Any) -> QuerySet[Attachment]:
     )
 
 
+def attachments_of(user: Any, subject: Ticket | Change) -> QuerySet[Attachment]:
+    """The files of a ticket or change the caller already fetched through `access_ticket`
+    / `access_change`; a customer's without internal ones. `attachments_visible_to` as
+    it answers for one subject, without joining tickets and changes to find the
+    organisation of each file (and none for a subject of another organisation)."""
+    field = "ticket" if isinstance(subject, Ticket) else "change"
+    qs = Attachment.objects.filter(**{field: subject})
+    org = _customer_org(user)
+    if org is False or (org is not None and subject.organization_id != org):
+        return qs.none()
+    return qs if org is None else qs.filter(internal=False)
+
+
 def attachment_events_visible_to(user: Any, subject: Ticket | Change) -> QuerySet[AttachmentEvent]:
     """The file history of a ticket or change the caller already fetched through
     `access_ticket` / `access_change`; a customer's without internal files."""

@@ -122,3 +122,25 @@ def test_staff_ticket_and_change_pages(cast):
         in client.get(f"/staff/tickets/{ticket.key}/").content.decode()
     )
     assert "added the file plan.pdf" in html
+
+
+def test_the_files_panel_shows_a_customer_their_organisation_s_files_only(cast):
+    """`attachments_of`: the panel's files of a subject the page already fetched; a
+    customer sees no internal file, and nothing at all of another organisation's subject
+    (should a page ever hand it one)."""
+    from django.core.files.base import ContentFile
+
+    from tickets.selectors import attachments_of
+
+    ticket = TicketFactory(organization=cast.acme, reporter=cast.alice)
+    shared = services.attachment_add(
+        by=cast.agent, file=ContentFile(b"a", name="a.txt"), ticket=ticket
+    )
+    internal = services.attachment_add(
+        by=cast.agent, file=ContentFile(b"b", name="b.txt"), ticket=ticket, internal=True
+    )
+    assert set(attachments_of(cast.agent, ticket)) == {shared, internal}
+    assert list(attachments_of(cast.alice, ticket)) == [shared]
+    assert list(attachments_of(cast.bob, ticket)) == []
+    html = _client(cast.alice).get(f"/portal/tickets/{ticket.key}/").content.decode()
+    assert "a.txt" in html and "b.txt" not in html

@@ -10,7 +10,7 @@ from django import template
 from django.conf import settings
 
 from tickets.models import Ticket
-from tickets.selectors import attachment_events_visible_to, attachments_visible_to
+from tickets.selectors import attachment_events_visible_to, attachments_of
 
 register = template.Library()
 
@@ -20,10 +20,7 @@ def attachments_panel(context: Any, subject: Any, front: str) -> dict[str, Any]:
     user = context["request"].user
     kind = "ticket" if isinstance(subject, Ticket) else "change"
     files = list(
-        attachments_visible_to(user)
-        .filter(**{kind: subject})
-        .select_related("uploaded_by")
-        .order_by("created", "id")
+        attachments_of(user, subject).select_related("uploaded_by").order_by("created", "id")
     )
     for attachment in files:
         attachment.deletable = attachment.deletable_by(user)  # type: ignore[attr-defined]
