@@ -14,8 +14,10 @@ from django.core.exceptions import EmptyResultSet
 from django.core.paginator import EmptyPage, Page, Paginator
 from django.db import connections
 from django.db.models import Count, QuerySet, Window
+from django.db.models.query import ModelIterable
 
 COUNT_CAP = 10_000
+MAX_OFFSET = 2**63 - 1
 # The counts of a dashboard panel or a board column: a badge, "99+" past it, so that a
 # count reads at most 100 rows of an index whatever the table holds (a panel's count of
 # 1,000 read 15,000 rows of tickets at 100,000).
@@ -62,7 +64,19 @@ class CappedPaginator(Paginator):
             return super().validate_number(number)  # raises PageNotAnInteger
         if n < 1:
             raise EmptyPage("That page number is less than 1")
+        if (n - 1) * self.per_page > MAX_OFFSET:  # PostgreSQL's OFFSET is a bigint
+            raise EmptyPage("That page contains no results")
         return n
+
+    def get_page(self, number: Any) -> Page:
+        """Django's `get_page` (the first page for a number that is not one, the last for
+        one past the end), reading a ROWS_TOTAL list's page and count in one query."""
+        try:
+            int(number)
+        except (TypeError, ValueError):
+            number = 1  # as Django's: no page (None), or not a number, is the first
+        first = self._page_counting(number)
+        return first if first is not None else super().get_page(number)
 
     def page(self, number: Any) -> Page:
         first = self._page_counting(number)
@@ -85,12 +99,13 @@ class CappedPaginator(Paginator):
         rows = self.object_list
         if (
             not isinstance(rows, QuerySet)
-            or ROWS_TOTAL not in rows.query.annotations
+            or rows._iterable_class is not ModelIterable  # rows, not values()
+            or ROWS_TOTAL not in rows.query.annotation_select
             or "count" in self.__dict__
             or self.orphans
             or not isinstance(number, int | str)
-            or not str(number).isdigit()
-            or int(number) < 1
+            or not (str(number).isascii() and str(number).isdecimal())
+            or not 1 <= int(number) <= self.cap // self.per_page + 1
         ):
             return None
         number = int(number)

@@ -5,6 +5,7 @@ could lean on (`.update()` leaves `updated` as it was), and reads the list again
 
 from __future__ import annotations
 
+import time
 import zoneinfo
 from datetime import date, timedelta
 from decimal import Decimal
@@ -327,6 +328,13 @@ def test_a_work_item_says_how_long_ago_as_of_the_start_of_the_minute(cast, monke
     assert ">4\xa0minutes</time> ago" in first
     assert row_at(at.replace(second=59)) == first
     assert ">5\xa0minutes</time> ago" in row_at(at + timedelta(seconds=20))
+    # Of no use after their minute: kept for 60 s (`timeout=60`), not the cache's hour.
+    monkeypatch.setattr(tz, "now", real_now)
+    cache = caches["fragments"]
+    cache.clear()
+    client.get(reverse("staff:dashboard"))
+    expiries = [at for key, at in cache._expire_info.items() if ":row:dashboard-workitem:" in key]
+    assert expiries and all(0 < at - time.time() <= 60 for at in expiries)
 
 
 def test_a_scenario_s_key_leaves_out_its_change(cast) -> None:

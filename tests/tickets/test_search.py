@@ -167,3 +167,49 @@ def test_the_api_search_answers_its_count_and_pages(cast) -> None:
     assert last.json()["count"] == 3 and last.json()["next"] is None
     past = agent.get("/api/v1/tickets/", {"search": "invoice", "page_size": 2, "page": 3})
     assert past.status_code == 404 and "detail" in past.json()
+
+
+def test_a_search_page_far_past_the_end_is_a_404_not_an_overflow(cast, monkeypatch) -> None:
+    """The page and its count are read in one query only for a page the list can hold:
+    a page number whose OFFSET would pass PostgreSQL's bigint is refused first, ranked
+    search or capped list alike."""
+    from tests.api.support import Api
+    from tickets.pagination import CappedPaginator
+
+    _ticket(cast, "Invoice totals are wrong")
+    agent = Api.of(cast.agent)
+    huge = "999999999999999999"
+    for params in ({"search": "invoice", "page": huge}, {"page": huge}):
+        answer = agent.get("/api/v1/tickets/", params)
+        assert answer.status_code == 404 and "detail" in answer.json(), params
+    monkeypatch.setattr(CappedPaginator, "cap", 0)  # every list past the cap
+    answer = agent.get("/api/v1/tickets/", {"page": huge})
+    assert answer.status_code == 404 and "detail" in answer.json()
+
+
+def test_the_html_lists_count_a_search_with_its_page(cast) -> None:
+    """`get_page` (the HTML lists) takes the same one query as `page` (the API), and
+    still answers the last page for one past the end."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.urls import reverse
+
+    from tests.staff.conftest import client_for
+    from tickets.pagination import CappedPaginator
+
+    for i in range(3):
+        _ticket(cast, f"Invoice {i}")
+    client = client_for(cast.agent)
+    url = reverse("staff:ticket_list")
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get(url, {"q": "invoice"})
+    assert page.status_code == 200
+    reads = [q["sql"] for q in queries if '"tickets_ticket"' in q["sql"]]
+    assert any("COUNT(*) OVER ()" in sql for sql in reads), reads
+    assert not any(sql.startswith("SELECT COUNT(*)") for sql in reads), reads
+    past = client.get(url, {"q": "invoice", "page": "7"}).content.decode()
+    assert "Invoice 0" in past  # the last (only) page
+    # A search read as values() is counted the usual way, not from its rows.
+    values = tickets_matching(tickets_visible_to(cast.agent), "invoice").values("pk")
+    paginator = CappedPaginator(values, 2)
+    assert len(paginator.page("2")) == 1 and paginator.count == 3

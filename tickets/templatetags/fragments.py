@@ -132,9 +132,11 @@ class RowsNode(template.Node):
         vary_on: list[FilterExpression],
         nodelist: NodeList,
         empty: NodeList,
+        timeout: int | None = None,
     ) -> None:
         self.sequence, self.names, self.fragment = sequence, names, fragment
         self.vary_on, self.nodelist, self.empty = vary_on, nodelist, empty
+        self.timeout = timeout
 
     def render(self, context: Context) -> str:
         items = list(self.sequence.resolve(context, ignore_failures=True) or ())
@@ -162,7 +164,10 @@ class RowsNode(template.Node):
                     drawn[key] = html
             out.append(html)
         if drawn:
-            cache.set_many(drawn)
+            if self.timeout is None:
+                cache.set_many(drawn)
+            else:
+                cache.set_many(drawn, timeout=self.timeout)
         return mark_safe("".join(out))  # noqa: S308 - each part is rendered template output
 
     def _key(self, shared: Any, item: Any) -> str:
@@ -176,8 +181,10 @@ class RowsNode(template.Node):
 
 @register.tag("rows")
 def do_rows(parser: Parser, token: Token) -> RowsNode:
-    """{% rows SEQUENCE as NAME[, NAME...] "FRAGMENT" [VALUE ...] %} ... [{% empty %} ...]
-    {% endrows %}: each item of SEQUENCE drawn once with the body and kept (the module)."""
+    """{% rows SEQUENCE as NAME[, NAME...] "FRAGMENT" [VALUE ...] [timeout=SECONDS] %} ...
+    [{% empty %} ...] {% endrows %}: each item of SEQUENCE drawn once with the body and
+    kept (the module); for SECONDS when given (rows keyed by the minute are of no use
+    after it), else for the cache's own timeout."""
     bits = token.split_contents()
     try:
         as_at = bits.index("as")
@@ -196,14 +203,17 @@ def do_rows(parser: Parser, token: Token) -> RowsNode:
     if parser.next_token().contents == "empty":
         empty = parser.parse(("endrows",))
         parser.delete_first_token()
-    return RowsNode(
-        parser.compile_filter(bits[1]),
-        names,
-        fragment,
-        [parser.compile_filter(v) for v in rest.split()],
-        nodelist,
-        empty,
-    )
+    values, timeout = [], None
+    for value in rest.split():
+        if value.startswith("timeout="):
+            try:
+                timeout = int(value.removeprefix("timeout="))
+            except ValueError as exc:
+                raise TemplateSyntaxError(f"{{% rows %}}: {value} is not a number") from exc
+        else:
+            values.append(parser.compile_filter(value))
+    sequence = parser.compile_filter(bits[1])
+    return RowsNode(sequence, names, fragment, values, nodelist, empty, timeout)
 
 
 def _all(data: Any, key: str) -> Any:

@@ -228,7 +228,9 @@ def _change(user: User, ref: str, *, full: bool = True, approvals: bool = False)
             )
         return qs.prefetch_related(with_approvals(who=False)) if approvals else qs
 
-    return read_change_people(access_change(user, ref, reading=reading))
+    change = access_change(user, ref, reading=reading)
+    # Without `full`, a search of section 4's candidates: it names no one.
+    return read_change_people(change) if full else change
 
 
 EDIT_BURST = timedelta(minutes=2)
