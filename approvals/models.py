@@ -36,9 +36,14 @@ def prefetched(change: Any) -> list[Approval] | None:
 
 
 class ApprovalQuerySet(models.QuerySet["Approval"]):
+    def standing(self) -> ApprovalQuerySet:
+        """Approvals given and not dismissed. Closing a round dismisses its approvals and
+        moves the change to the next round, so these are of each change's current round."""
+        return self.filter(decision=Decision.APPROVED, dismissed_at__isnull=True)
+
     def current(self, change: Any) -> ApprovalQuerySet:
         """The approvals that count now: approved, in the change's current round."""
-        return self.filter(change=change, round=change.approval_round, decision=Decision.APPROVED)
+        return self.standing().filter(change=change, round=change.approval_round)
 
     def current_rows(self, change: Any) -> list[Approval]:
         """`current(change)` with who gave each, as a list. Call it on `Approval.objects`:
@@ -48,7 +53,11 @@ class ApprovalQuerySet(models.QuerySet["Approval"]):
         if read is None:
             return list(self.current(change).select_related("by"))
         return [
-            a for a in read if a.round == change.approval_round and a.decision == Decision.APPROVED
+            a
+            for a in read
+            if a.round == change.approval_round
+            and a.decision == Decision.APPROVED
+            and a.dismissed_at is None
         ]
 
     def given(self, change: Any) -> list[rules.Given]:

@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Exists, OuterRef, Prefetch, Q
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, Subquery
+from django.db.models.functions import Coalesce
 
 from . import rules
 from .models import Approval, ApprovalRole, Decision, prefetched
@@ -22,6 +23,22 @@ def with_approvals(*, who: bool = True) -> Prefetch:
     page that reads the people afterwards (`tickets.selectors.read_people`)."""
     approvals = Approval.objects.all()
     return Prefetch("approvals", queryset=approvals.select_related("by") if who else approvals)
+
+
+def given_now_count() -> Coalesce:
+    """For an annotation over changes: how many approvals count now on each (`Approval.
+    objects.current`, for the outer change), 0 for none. PostgreSQL counts them per row
+    shown through the index of one approval per role and round; a list that shows only
+    the number builds no approval."""
+    given = (
+        Approval.objects.standing()
+        .filter(change=OuterRef("pk"), round=OuterRef("approval_round"))
+        .order_by()
+        .values("change")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(given), 0)
 
 
 def current_approvals(*, change: Change) -> list[Approval]:

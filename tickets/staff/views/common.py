@@ -9,13 +9,13 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
-from django.db.models import Case, Count, OuterRef, Prefetch, QuerySet, Subquery, Value, When
-from django.db.models.functions import Coalesce
+from django.db.models import Case, Prefetch, QuerySet, Value, When
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django_htmx.middleware import HtmxDetails
 
-from approvals.models import Approval, Decision
+from approvals.models import Approval
+from approvals.selectors import given_now_count
 
 from ... import web, workflow
 from ...models import (
@@ -77,31 +77,18 @@ class Entry:
 
 def live_approvals() -> Prefetch:
     """The approvals that still count, for lists of changes that name who gave them (one
-    query for all): given and not dismissed; the round is matched per change in Python."""
-    approvals = Approval.objects.filter(decision=Decision.APPROVED, dismissed_at__isnull=True)
-    return Prefetch("approvals", queryset=approvals.select_related("by"), to_attr="live_approvals")
+    query for all); the round is matched per change in Python."""
+    standing = Approval.objects.standing().select_related("by")
+    return Prefetch("approvals", queryset=standing, to_attr="live_approvals")
 
 
 def approvals_given_now() -> Case:
-    """How many approvals count now (given in the current round, not dismissed) for a
-    change awaiting approval, 0 for any other: for lists that show the number only, as an
-    annotation. PostgreSQL counts them for the awaiting rows shown, through the index of
-    one approval per role and round, where a prefetch built every approval of every card
-    (most of them on changes long past approval) to count a few."""
-    given = (
-        Approval.objects.filter(
-            change=OuterRef("pk"),
-            round=OuterRef("approval_round"),
-            decision=Decision.APPROVED,
-            dismissed_at__isnull=True,
-        )
-        .order_by()
-        .values("change")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
+    """How many approvals count now (`approvals.selectors.given_now_count`) on a change
+    awaiting approval, 0 on any other (the lists show the number only then): an
+    annotation, where a prefetch built every approval of every card (most of them on
+    changes long past approval) to count a few."""
     return Case(
-        When(status=ChangeStatus.AWAITING_APPROVAL, then=Coalesce(Subquery(given), 0)),
+        When(status=ChangeStatus.AWAITING_APPROVAL, then=given_now_count()),
         default=Value(0),
     )
 
