@@ -105,6 +105,7 @@ class CappedPaginator(Paginator):
             or self.orphans
             or not isinstance(number, int | str)
             or not (str(number).isascii() and str(number).isdecimal())
+            or len(str(number)) > 18  # int() of a longer text may refuse it
             or not 1 <= int(number) <= self.cap // self.per_page + 1
         ):
             return None

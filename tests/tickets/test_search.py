@@ -143,7 +143,13 @@ def test_a_ranked_search_counts_with_its_page(cast, monkeypatch) -> None:
         found[3].key,
     ]
     # Past the end, and numbers that are not pages: the usual refusals.
-    for number, refusal in ((4, EmptyPage), (0, EmptyPage), ("x", PageNotAnInteger)):
+    refusals = (
+        (4, EmptyPage),
+        (0, EmptyPage),
+        ("x", PageNotAnInteger),
+        ("9" * 5000, PageNotAnInteger),
+    )
+    for number, refusal in refusals:
         with pytest.raises(refusal):
             CappedPaginator(tickets_matching(staff, "invoice"), 2).page(number)
     assert CappedPaginator(tickets_matching(staff, "invoice"), 2).get_page(9).number == 3
