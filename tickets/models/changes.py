@@ -13,7 +13,6 @@ from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
-from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
 
 from approvals import rules as approval_rules
 from approvals.models import Approval, Decision
@@ -28,6 +27,7 @@ from .choices import (
     ScenarioResult,
     StandardCheck,
 )
+from .fsm import RETURN_VALUE, ConcurrentTransitions, FSMField, transition
 from .guards import (
     change_complete,
     checklist_done,
@@ -105,7 +105,7 @@ CUSTOMER_WAITING_STATUSES = [
 ]
 
 
-class Change(ConcurrentTransitionMixin, models.Model):
+class Change(ConcurrentTransitions, models.Model):
     """A change ticket (`CHG-<n>`): the nine sections of §2.3 and their approvals."""
 
     S = ChangeStatus

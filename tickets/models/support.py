@@ -8,11 +8,11 @@ from django.conf import settings
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
-from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
 
 from ..errors import InvalidInput
 from ..workflow import NOBODY, ON_COMMENT, SYSTEM, transition_meta
 from .choices import HOLDABLE, ChangeStatus, Performer, Priority, TicketStatus, TicketType
+from .fsm import RETURN_VALUE, ConcurrentTransitions, FSMField, transition
 from .people import Organization, User
 from .roles import CUSTOMER, PROVIDER, PROVIDER_OR_CUSTOMER
 from .search import SearchableManager, SearchDocument
@@ -27,7 +27,7 @@ CUSTOMER_STATUSES = (TicketStatus.WAITING_FOR_CUSTOMER, TicketStatus.IN_TESTING)
 PROVIDER_STATUSES = (TicketStatus.WAITING_FOR_SUPPORT, TicketStatus.TO_DO, TicketStatus.IN_PROGRESS)
 
 
-class Ticket(ConcurrentTransitionMixin, models.Model):
+class Ticket(ConcurrentTransitions, models.Model):
     """A support ticket (`SUP-<n>`)."""
 
     S = TicketStatus
