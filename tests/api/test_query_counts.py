@@ -6,11 +6,13 @@ every change with attached tickets, approvals, test scenarios, components and a 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from knox.models import AuthToken
 
 from notifications.models import Delivery, DeliveryState, Notification, NotificationKind
@@ -39,12 +41,18 @@ V1 = "/api/v1"
 def _changes(cast, n: int) -> None:
     """n complete changes (components, scenarios, checklist: ChangeFactory), each with
     two attached tickets, the three approvals and a window; half customer-performed."""
+    start = timezone.now() + timedelta(days=2)
     for i, change in enumerate(
         ChangeFactory.create_batch(
             n, organization=cast.acme, author=cast.agent, status=ChangeStatus.TO_BE_RELEASED
         )
     ):
+        # Windows an hour apart and two hours long: each overlaps the next (the list
+        # computes the conflicts of the whole page at once).
         ChangeFactory._meta.model.objects.filter(pk=change.pk).update(
+            window_start=start + timedelta(hours=i),
+            window_end=start + timedelta(hours=i + 2),
+            window_agreed_at=timezone.now(),
             window_proposed_by=cast.agent,
             window_agreed_by=cast.alice,
             performer=Performer.CUSTOMER if i % 2 else Performer.PROVIDER,
@@ -132,9 +140,10 @@ PATHS: dict[str, Callable[[dict[str, Any]], str]] = {
     "tokens": lambda a: f"{V1}/auth/tokens/",
 }
 # 1 to authenticate (the token with its user), a COUNT, the page, and one per prefetched
-# relation; measured: changes 8 (components, tickets, scenarios, checklist, approvals),
-# communications 5, tickets, organizations and tokens 3, the others 4.
-BOUND = {"changes": 8, "communications": 5}
+# relation; measured: changes 10 (components, tickets, scenarios, checklist, approvals,
+# then the conflicts: the windows sharing a component, the freezes), communications 5,
+# tickets, organizations and tokens 3, the others 4.
+BOUND = {"changes": 10, "communications": 5}
 DEFAULT_BOUND = 4
 
 
@@ -170,6 +179,7 @@ def test_every_change_of_the_list_carries_its_parts(cast, api) -> None:
         assert len(change["tickets"]) == 2, change["key"]
         assert len(change["approvals"]) == 3, change["key"]
         assert change["scenarios"] and change["components"] and change["checklist"]
+        assert change["window_start"] and change["window_agreed"], change["key"]
 
 
 def test_the_ticket_list_says_who_each_waits_on_without_reading_changes(cast, api) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -142,9 +142,12 @@ class _Lane:
         return f"CHG-{self.change_id}"
 
 
-def conflicts_of(changes: Sequence[Change]) -> dict[int, list[ConflictItem]]:
+def conflicts_of(
+    changes: Sequence[Change], components: Mapping[int, Mapping[int, str]] | None = None
+) -> dict[int, list[ConflictItem]]:
     """The conflicts of each change with a window, by change id, in four queries whatever
-    the number of changes: their components; every live window overlapping their span on
+    the number of changes: their components (none when `components` gives them, change id
+    → {component id: name}, every change's); every live window overlapping their span on
     one of those components (rows, not model instances); the freezes over the span with
     theirs."""
     windowed = [c for c in changes if c.window_start and c.window_end]
@@ -153,8 +156,9 @@ def conflicts_of(changes: Sequence[Change]) -> dict[int, list[ConflictItem]]:
         return result
     span_start = min(_window(c)[0] for c in windowed)
     span_end = max(_window(c)[1] for c in windowed)
-    components = _component_map(windowed)
-    shared_ids = {component_id for names in components.values() for component_id in names}
+    if components is None:
+        components = _component_map(windowed)
+    shared_ids = {component_id for c in windowed for component_id in components.get(c.pk, {})}
     rows = ChangeComponent.objects.filter(
         component_id__in=shared_ids,
         change__status__in=LIVE,
