@@ -21,6 +21,7 @@ from tests.staff.conftest import client_for
 from tickets.models import (
     Change,
     ChangeStatus,
+    Environment,
     Organization,
     TestScenario,
     Ticket,
@@ -102,6 +103,20 @@ def test_the_board_and_the_portal_lists_show_a_new_status(cast) -> None:
     assert "Rotate the keys" in _row(staff.get(board).content.decode(), change.key)
     assert "Rotate the keys" in _row(alice.get(changes).content.decode(), change.key)
     assert "waits for you" in _row(alice.get(tickets).content.decode(), ticket.key)
+
+
+def test_a_board_card_shows_its_organisation_and_environment_as_they_are_named_now(
+    cast,
+) -> None:
+    """A card reads the two names as values of its own row (not as instances): renaming
+    either draws the card again."""
+    change = ChangeFactory(organization=cast.acme, status=ChangeStatus.DRAFT)
+    staff, board = client_for(cast.agent), reverse("staff:change_board")
+    card = _row(staff.get(board).content.decode(), change.key)
+    assert f"{cast.acme.name} · {change.environment.name} · " in card
+    Organization.objects.filter(pk=cast.acme.pk).update(name="Acme Holdings")
+    Environment.objects.filter(pk=change.environment_id).update(name="Live")
+    assert "Acme Holdings · Live · " in _row(staff.get(board).content.decode(), change.key)
 
 
 def test_the_fingerprint_covers_every_loaded_value_and_nothing_it_cannot_key(cast) -> None:

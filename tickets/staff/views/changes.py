@@ -117,7 +117,9 @@ def change_list(request: StaffRequest) -> HttpResponse:
     )
 
 
-# What a card shows (templates/staff/changes/_board.html), and the status django-fsm reads.
+# What a card shows (templates/staff/changes/_board.html), and the status django-fsm reads;
+# the names of its organisation and environment come as values (BOARD_CARD_NAMES), not as
+# two more instances per card (a quarter of the cards' query, about 200 cards).
 BOARD_CARD_FIELDS = (
     "id",
     "title",
@@ -127,9 +129,11 @@ BOARD_CARD_FIELDS = (
     "approval_round",
     "window_start",
     "window_agreed_at",
-    "organization__name",
-    "environment__name",
 )
+BOARD_CARD_NAMES = {
+    "organization_name": F("organization__name"),
+    "environment_name": F("environment__name"),
+}
 
 
 @staff_view
@@ -151,9 +155,8 @@ def change_board(request: StaffRequest) -> HttpResponse:
         chosen = [pk for qs in newest for pk in qs.values_list("pk", flat=True)]
     cards = (
         Change.objects.filter(pk__in=chosen)
-        .select_related("organization", "environment")
         .only(*BOARD_CARD_FIELDS)
-        .annotate(approvals_given=approvals_given_now())
+        .annotate(**BOARD_CARD_NAMES, approvals_given=approvals_given_now())
         .order_by("-updated", "-pk")
     )
     counts = capped_counts(parts, cap=pagination.PANEL_COUNT_CAP)
