@@ -119,6 +119,24 @@ def test_a_board_card_shows_its_organisation_and_environment_as_they_are_named_n
     assert "Acme Holdings · Live · " in _row(staff.get(board).content.decode(), change.key)
 
 
+def test_the_portal_home_shows_a_change_s_environment_as_it_is_named_now(cast) -> None:
+    """The home's two lists of changes (waiting on the customer, coming up) read the
+    environment's name as a value of the change's row: renaming it draws both again."""
+    change = ChangeFactory(organization=cast.acme, status=ChangeStatus.TO_BE_REVIEWED_BY_BUSINESS)
+    start = timezone.now() + timedelta(days=3)
+    Change.objects.filter(pk=change.pk).update(
+        window_start=start, window_end=start + timedelta(hours=2)
+    )
+    alice, home = client_for(cast.alice), reverse("portal:home")
+    page = alice.get(home).content.decode()
+    name = change.environment.name
+    assert page.count(f"{name}</span>") == 1 and page.count(f"on {name}") == 1, page
+    Environment.objects.filter(pk=change.environment_id).update(name="Live")
+    page = alice.get(home).content.decode()
+    assert f"{name}</span>" not in page and f"on {name}" not in page
+    assert "Live</span>" in _row(page, change.key) and "on Live" in page
+
+
 def test_the_fingerprint_covers_every_loaded_value_and_nothing_it_cannot_key(cast) -> None:
     change = ChangeFactory(organization=cast.acme, status=ChangeStatus.AWAITING_APPROVAL)
 
