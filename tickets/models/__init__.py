@@ -1,13 +1,14 @@
 """The domain of WORKFLOW.md, by entity: organisations and people (`people`), support
 tickets (`support`), change tickets (`changes`) and their parts (`parts`), the history
 (`history`), files (`attachments`), e-mail received (`inbound`); with the enumerations
-(`choices`), freezes and calendar feeds (`freezes`), who may do what (`roles`) and the
-change workflow's guards (`guards`).
+(`choices`), the nine sections of a change (`sections`), freezes and calendar feeds
+(`freezes`), who may do what (`roles`), the change workflow's guards (`guards`) and
+django-fsm as the models use it (`fsm`).
 Everything is importable from `tickets.models` as before.
 """
 
 from .attachments import Attachment, AttachmentEvent
-from .changes import EDITABLE, FIELD_SECTION, SECTIONS, WINDOW_EARLIEST, WINDOW_LATEST, Change
+from .changes import WINDOW_EARLIEST, WINDOW_LATEST, Change
 from .choices import (
     HOLDABLE,
     ChangeStatus,
@@ -66,6 +67,7 @@ from .roles import (
     WINDOW_AGREER,
     WINDOW_PROPOSER,
 )
+from .sections import EDITABLE, FIELD_SECTION, SECTIONS
 from .support import Ticket, TicketComment
 
 __all__ = [

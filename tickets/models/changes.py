@@ -57,43 +57,12 @@ from .roles import (
     _is_customer_of,
 )
 from .search import SearchableManager, SearchDocument
+from .sections import EDITABLE, SECTIONS
 from .support import Ticket
 
 # The range any stored deployment window lies in (a database constraint).
 WINDOW_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 WINDOW_LATEST = datetime(2200, 1, 1, tzinfo=UTC)
-
-# Statuses in which the nine sections may still be edited.
-EDITABLE = [
-    ChangeStatus.DRAFT,
-    ChangeStatus.AWAITING_APPROVAL,
-    ChangeStatus.TO_BE_REVIEWED_BY_BUSINESS,
-    ChangeStatus.TO_BE_RELEASED,
-]
-
-# The nine sections of §2.3, by number: the model fields (or related rows) each holds.
-SECTIONS: dict[int, tuple[str, tuple[str, ...]]] = {
-    1: ("Summary", ("title", "summary")),
-    2: ("Components impacted", ("components",)),
-    3: (
-        "Impact",
-        (
-            "outage_expected",
-            "outage_duration_minutes",
-            "impact",
-            "communication_audience",
-            "communication_message",
-            "communication_timing",
-        ),
-    ),
-    4: ("Support tickets to test", ("tickets",)),
-    5: ("Changelog", ("changelog",)),
-    6: ("Deployment procedure", ("deployment_procedure",)),
-    7: ("Rollback procedure", ("rollback_procedure",)),
-    8: ("Test scenarios", ("scenarios",)),
-    9: ("Checklist", ("checklist",)),
-}
-FIELD_SECTION = {f: n for n, (_, fields) in SECTIONS.items() for f in fields}
 
 # Every status in which a change may wait on the customer, whoever performs it
 # (`Change.customer_waiting_statuses`); a test holds the two together.

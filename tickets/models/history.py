@@ -10,7 +10,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from .changes import SECTIONS, Change
+from .changes import Change
+from .sections import SECTIONS
 from .support import Ticket
 
 
