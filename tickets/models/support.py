@@ -73,18 +73,19 @@ class Ticket(ConcurrentTransitions, models.Model):
             models.Index(fields=["assignee", "status"], name="ticket_assignee_status"),
             models.Index(fields=["-updated", "-id"], name="ticket_updated"),
             models.Index(fields=["-created"], name="ticket_created"),
-            # The open tickets that may wait on each side, newest first: the portal's
-            # "Needs your action" per organisation, the dashboard's "waiting on support"
-            # per assignee (and unassigned). Status and change are included so that the
-            # counts are answered from the index alone (`waiting_on_*_q`).
+            # The open tickets that may wait on each side, newest first (then by id, as
+            # every list sorts): the portal's "Needs your action" per organisation, the
+            # dashboard's "waiting on support" per assignee (and unassigned). Status and
+            # change are included so that the counts are answered from the index alone
+            # (`waiting_on_*_q`).
             models.Index(
-                fields=["organization", "-updated"],
+                fields=["organization", "-updated", "-id"],
                 include=["status", "change"],
                 condition=Q(status__in=[*CUSTOMER_STATUSES, TicketStatus.TO_BE_RELEASED]),
                 name="ticket_customer_open",
             ),
             models.Index(
-                fields=["assignee", "-updated"],
+                fields=["assignee", "-updated", "-id"],
                 include=["status", "change"],
                 condition=Q(status__in=[*PROVIDER_STATUSES, TicketStatus.TO_BE_RELEASED]),
                 name="ticket_provider_open",
