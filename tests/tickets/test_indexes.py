@@ -1,9 +1,10 @@
 """The lists and counts that every dashboard and portal page runs are answered by the
 partial indexes made for them (tickets/models: `ticket_provider_open`,
-`ticket_customer_open`, `change_customer_release`, `change_author_open`): an index is used
-only while the query's conditions imply the index's own, so a change to either side (a
-status added to a rule, a condition spelled differently) silently sends PostgreSQL back
-to reading rows, which costs milliseconds only at a desk's volume (docs/benchmarks.md).
+`ticket_unassigned_open`, `ticket_customer_open`, `change_customer_release`,
+`change_author_open`): an index is used only while the query's conditions imply the
+index's own, so a change to either side (a status added to a rule, a condition spelled
+differently) silently sends PostgreSQL back to reading rows, which costs milliseconds only
+at a desk's volume (docs/benchmarks.md).
 
 The test tables are small, where reading them whole is cheapest; sequential scans are
 turned off for each query here so that PostgreSQL shows which index it *can* use, and the
@@ -48,6 +49,13 @@ def test_a_person_s_open_tickets_are_read_newest_first_from_their_index(cast, de
     mine = Ticket.objects.filter(Ticket.waiting_on_provider_q(), assignee=cast.agent)
     plan = _plan(mine.order_by("-updated", "-pk")[:8])
     assert "ticket_provider_open" in plan and "Sort" not in plan, plan
+
+
+def test_the_unassigned_open_tickets_are_read_newest_first_from_their_index(cast, desk) -> None:
+    """The dashboard's "unassigned" panel, without a sort."""
+    unassigned = Ticket.objects.filter(Ticket.waiting_on_provider_q(), assignee__isnull=True)
+    plan = _plan(unassigned.order_by("-updated", "-pk")[:8])
+    assert "ticket_unassigned_open" in plan and "Sort" not in plan, plan
 
 
 def test_an_organisation_s_tickets_waiting_on_it_are_read_from_their_index(cast, desk) -> None:
