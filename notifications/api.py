@@ -1,7 +1,7 @@
 """The shape of `/api/v1/changes/{id}/communications/` (API.md): each communication queued
 or sent for a change with its delivery counts and, for failures, the reason. The route is
 the API's (tickets/api/); it reads `selectors.communications_for_change`, whose
-annotations and prefetch these fields expect."""
+annotations these fields expect, and `selectors.show_failures` for the failures."""
 
 from __future__ import annotations
 

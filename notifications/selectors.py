@@ -7,10 +7,19 @@ itself: a user's own notices, and for a customer only those of their organisatio
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import (
+    Count,
+    Exists,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    prefetch_related_objects,
+)
 
 from tickets.models import Change, ChangeStatus, User
 
@@ -24,28 +33,41 @@ def communications_for_change(
     *, change: Change, include_notices: bool = False
 ) -> QuerySet[Notification]:
     """Every communication queued or sent for the change, newest first, each with
-    `n_pending` (pending or being sent), `n_sent`, `n_failed` and `failures_shown` (up to
-    FAILURES_SHOWN failed deliveries with their reason). Two queries whatever the number
-    of communications and recipients.
+    `n_pending` (pending or being sent), `n_sent` and `n_failed`; `show_failures` on the
+    rows read adds the failed recipients. One query whatever the number of communications
+    and recipients.
 
     Outage communications only, unless `include_notices`: action notices are addressed to
     people, not to the customer's end users."""
-    failures = Delivery.objects.filter(state=DeliveryState.FAILED).order_by("id")[:FAILURES_SHOWN]
     qs = Notification.objects.filter(change=change)
     if not include_notices:
         qs = qs.exclude(kind=NotificationKind.ACTION)
-    return (
-        qs.annotate(
-            n_pending=Count(
-                "deliveries",
-                filter=Q(deliveries__state__in=[DeliveryState.PENDING, DeliveryState.SENDING]),
-            ),
-            n_sent=Count("deliveries", filter=Q(deliveries__state=DeliveryState.SENT)),
-            n_failed=Count("deliveries", filter=Q(deliveries__state=DeliveryState.FAILED)),
+    return qs.annotate(
+        n_pending=Count(
+            "deliveries",
+            filter=Q(deliveries__state__in=[DeliveryState.PENDING, DeliveryState.SENDING]),
+        ),
+        n_sent=Count("deliveries", filter=Q(deliveries__state=DeliveryState.SENT)),
+        n_failed=Count("deliveries", filter=Q(deliveries__state=DeliveryState.FAILED)),
+    ).order_by("-created", "-id")
+
+
+def show_failures(communications: Sequence[Notification]) -> Sequence[Notification]:
+    """`communications` (read through `communications_for_change`), each with
+    `failures_shown`: up to FAILURES_SHOWN of its failed deliveries, with their reason. One
+    query for those that have any (`n_failed`), none when nothing failed (most changes:
+    the change page stays within its bound of queries)."""
+    failed = [m for m in communications if m.n_failed]  # type: ignore[attr-defined]
+    for message in communications:
+        if not message.n_failed:  # type: ignore[attr-defined]
+            message.failures_shown = []  # type: ignore[attr-defined]
+    if failed:
+        shown = Delivery.objects.filter(state=DeliveryState.FAILED).order_by("id")
+        prefetch_related_objects(
+            failed,
+            Prefetch("deliveries", queryset=shown[:FAILURES_SHOWN], to_attr="failures_shown"),
         )
-        .prefetch_related(Prefetch("deliveries", queryset=failures, to_attr="failures_shown"))
-        .order_by("-created", "-id")
-    )
+    return communications
 
 
 def notices_for(user: Any) -> QuerySet[Delivery]:

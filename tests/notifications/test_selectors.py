@@ -1,5 +1,6 @@
 """The communications list of a change (API.md `/changes/{id}/communications/`): counts
-per delivery state and failures with their reason, in a constant number of queries."""
+per delivery state and failures with their reason, in a constant number of queries (the
+failures' only when something failed)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pytest
 
 from notifications.api import CommunicationSerializer
 from notifications.models import Delivery, DeliveryState, Notification, NotificationKind
-from notifications.selectors import FAILURES_SHOWN, communications_for_change
+from notifications.selectors import FAILURES_SHOWN, communications_for_change, show_failures
 from tests.factories import ChangeFactory
 
 pytestmark = pytest.mark.django_db
@@ -47,7 +48,7 @@ def test_counts_and_failures_per_communication_in_two_queries(
     _communication(ChangeFactory(organization=cast.acme), NotificationKind.ANNOUNCEMENT, {})
 
     with django_assert_max_num_queries(2):
-        rows = list(communications_for_change(change=change))
+        rows = show_failures(list(communications_for_change(change=change)))
         data = CommunicationSerializer(rows, many=True).data
 
     assert [r.pk for r in rows] == [reminder.pk, announcement.pk]  # newest first
@@ -65,3 +66,14 @@ def test_action_notices_only_when_asked(cast) -> None:
     _communication(change, NotificationKind.ACTION, {S.SENT: 1})
     assert list(communications_for_change(change=change)) == []
     assert len(communications_for_change(change=change, include_notices=True)) == 1
+
+
+def test_no_query_for_failures_when_nothing_failed(cast, django_assert_num_queries) -> None:
+    change = ChangeFactory(organization=cast.acme, author=cast.agent)
+    _communication(change, NotificationKind.ANNOUNCEMENT, {S.SENT: 4, S.PENDING: 1})
+    _communication(change, NotificationKind.REMINDER, {S.SENDING: 2})
+    with django_assert_num_queries(1):
+        rows = show_failures(list(communications_for_change(change=change)))
+        data = CommunicationSerializer(rows, many=True).data
+    assert [d["failures"] for d in data] == [[], []]
+    assert [d["deliveries"]["pending"] for d in data] == [2, 1]

@@ -8,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from notifications.models import Delivery, DeliveryState, Notification, NotificationKind
 from tests.factories import (
     ChangeFactory,
     TicketCommentFactory,
@@ -19,6 +20,23 @@ from tests.staff.conftest import client_for
 from tickets.models import ChangeStatus, ChecklistItem, TestScenario, TicketStatus
 from tickets.services import change_transition, change_update
 
+
+def _communication(change, *, sent: int = 0, failed: int = 0) -> None:
+    """An announcement of the change, sent to some end users and failed for others."""
+    n = Notification.objects.create(
+        kind=NotificationKind.ANNOUNCEMENT, change=change, subject="Outage", body_text="."
+    )
+    Delivery.objects.bulk_create(
+        Delivery(
+            notification=n,
+            recipient=f"u{i}@example.com",
+            state=DeliveryState.FAILED if i < failed else DeliveryState.SENT,
+            last_error="550 no such user" if i < failed else "",
+        )
+        for i in range(sent + failed)
+    )
+
+
 # The most each page may take, whatever the number of rows. Counted once per request:
 # session and user, the page's own reads, the filter form's choices.
 QUEUE = 6
@@ -27,8 +45,9 @@ CHANGE_LIST = 5
 BOARD = 5
 # The change page with a window: its files and their history (tickets/templatetags/
 # attachments.py), its conflicts (2), its approvals read once for the panel and the options,
-# and the people it names in one query (`selectors.read_change_people`). 15 in production,
-# where the session is in Redis; the issue's bound is 15.
+# the people it names in one query (`selectors.read_change_people`) and its communications
+# (one more when a delivery failed: below). 15 in production, where the session is in
+# Redis; the issue's bound is 15.
 CHANGE_PAGE = 16
 DASHBOARD = 10  # its five panels' counts and the unread notices in one query (pagination.py)
 TICKET_PAGE = 8  # with its files, and their history in the conversation
@@ -153,6 +172,7 @@ def test_change_page(cast, django_assert_max_num_queries, user) -> None:
             ticket.change = change
             ticket.save()
             change_update(change=change.pk, by=cast.agent, summary=f"Summary {i}")
+            _communication(change, sent=3)
         change_transition(change=change.pk, by=cast.agent, name="submit")
         change_transition(change=change.pk, by=cast.qa, name="approve", role="qa")
         change_transition(change=change.pk, by=cast.peer, name="reject", comment="Again.")
@@ -163,6 +183,22 @@ def test_change_page(cast, django_assert_max_num_queries, user) -> None:
         grow,
         lambda: _count(client, reverse("staff:change_detail", args=[change.key])),
     )
+
+
+def test_a_failed_communication_costs_the_change_page_one_query(cast) -> None:
+    """The failed recipients (shown under each communication) are read in one query, and
+    only when some delivery failed: the page's bound above holds for every change whose
+    communications all went out."""
+    change = ChangeFactory(organization=cast.acme, author=cast.agent)
+    client, url = client_for(cast.agent), reverse("staff:change_detail", args=[change.key])
+    _communication(change, sent=5)
+    sent_only = _count(client, url)
+    _communication(change, sent=2, failed=3)
+    assert _count(client, url) == sent_only + 1
+    _communication(change, failed=40)
+    page = client.get(url).content.decode()
+    assert _count(client, url) == sent_only + 1
+    assert "3 failed" in page and "40 failed" in page and "550 no such user" in page
 
 
 @pytest.mark.parametrize(

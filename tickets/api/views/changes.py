@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from notifications.api import CommunicationSerializer
-from notifications.selectors import communications_for_change
+from notifications.selectors import communications_for_change, show_failures
 from tickets import services
 from tickets.errors import InvalidInput, NotVisible
 from tickets.models import (
@@ -275,8 +275,9 @@ class ChangeViewSet(WorkflowViewSet):
     )
     @action(detail=True, methods=["get"], **NESTED_LIST)
     def communications(self, request: Request, id: str) -> Response:
-        change = self._change()
-        return self._page(communications_for_change(change=change), CommunicationSerializer)
+        page = self.paginate_queryset(communications_for_change(change=self._change()))
+        rows = show_failures(page or [])
+        return self.get_paginated_response(CommunicationSerializer(rows, many=True).data)
 
 
 def _split_related(fields: dict[str, Any]) -> dict[str, Any]:

@@ -289,9 +289,9 @@ def _timeline(user: User, change: Change) -> list[Entry]:
 
 def _communications(change: Change) -> list[Any]:
     """Every communication queued or sent for this change, with its delivery counts."""
-    from notifications.selectors import communications_for_change
+    from notifications.selectors import communications_for_change, show_failures
 
-    return list(communications_for_change(change=change))
+    return list(show_failures(list(communications_for_change(change=change))))
 
 
 def _change_page(
