@@ -1,23 +1,29 @@
-"""The lists and counts that every dashboard and portal page runs are answered by the
-partial indexes made for them (tickets/models: `ticket_provider_open`,
-`ticket_unassigned_open`, `ticket_customer_open`, `change_customer_release`,
-`change_author_open`): an index is used only while the query's conditions imply the
-index's own, so a change to either side (a status added to a rule, a condition spelled
-differently) silently sends PostgreSQL back to reading rows, which costs milliseconds only
-at a desk's volume (docs/benchmarks.md).
+"""The lists and counts that every dashboard and portal page runs, and the conflicts of
+every change page and list, are answered by the indexes made for them (tickets/models:
+`ticket_provider_open`, `ticket_unassigned_open`, `ticket_customer_open`,
+`change_customer_release`, `change_author_open`, `change_live_windows`): a partial index
+is used only while the query's conditions imply the index's own, so a change to either
+side (a status added to a rule, a condition spelled differently) silently sends
+PostgreSQL back to reading rows, which costs milliseconds only at a desk's volume
+(docs/benchmarks.md).
 
-The test tables are small, where reading them whole is cheapest; sequential scans are
-turned off for each query here so that PostgreSQL shows which index it *can* use, and the
-smallest usable one wins on cost."""
+The test tables are small, where reading them whole is cheapest; sequential and bitmap
+scans are turned off for each query here so that PostgreSQL shows which index it *can*
+walk, and the smallest usable one wins on cost."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 import pytest
 from django.db import connection, transaction
 from django.db.models import QuerySet
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from tests.factories import ChangeFactory, TicketFactory
-from tickets.models import ChangeStatus, Performer, Ticket, TicketStatus
+from tickets.models import Change, ChangeStatus, Performer, Ticket, TicketStatus
+from tickets.scheduling import LIVE, conflicts_of
 from tickets.selectors import changes_visible_to
 
 pytestmark = pytest.mark.django_db
@@ -26,6 +32,7 @@ pytestmark = pytest.mark.django_db
 def _plan(qs: QuerySet) -> str:
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
         return qs.explain()
 
 
@@ -82,3 +89,43 @@ def test_a_person_s_changes_in_flight_are_read_newest_first_from_their_index(cas
     )
     plan = _plan(in_flight.order_by("-updated", "-pk")[:8])
     assert "change_author_open" in plan and "Sort" not in plan, plan
+
+
+def test_the_windows_held_in_a_span_are_read_from_their_index(cast) -> None:
+    """What the conflicts of a page read of the changes whose windows overlap its span is
+    in `change_live_windows` (the windows held, with the columns a conflict names: no
+    change row is read once autovacuum has passed). At a million tickets a page of 50
+    changes spans weeks and thousands of windows. The conflicts' query asks for no order
+    (the lanes are sorted in Python), which would need the rows."""
+    start = timezone.now() + timedelta(days=2)
+    changes = []
+    for i, status in enumerate([ChangeStatus.TO_BE_RELEASED, ChangeStatus.DONE] * 3):
+        change = ChangeFactory(organization=cast.acme, author=cast.agent, status=status)
+        Change.objects.filter(pk=change.pk).update(
+            window_start=start + timedelta(hours=i), window_end=start + timedelta(hours=i + 2)
+        )
+        changes.append(change)
+    with CaptureQueriesContext(connection) as queries:
+        conflicts_of(list(Change.objects.filter(pk__in=[c.pk for c in changes])))
+    joined = 'FROM "tickets_changecomponent" INNER JOIN "tickets_change"'
+    [windows] = [q["sql"] for q in queries if joined in q["sql"]]
+    assert "ORDER BY" not in windows, windows
+    span = Change.objects.filter(
+        status__in=LIVE,
+        window_end__gt=start,
+        window_start__lt=start + timedelta(hours=8),
+        environment_id__in=[changes[0].environment_id],
+    ).order_by()
+    columns = ("id", "environment_id", "title", "window_start", "window_end")
+    # Tiny tables make any index about as cheap as another: the others are dropped for
+    # the question (and restored with the transaction), leaving this one or the key.
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname FROM pg_indexes WHERE tablename = 'tickets_change' "
+            "AND indexname NOT IN ('change_live_windows', 'tickets_change_pkey')"
+        )
+        for (name,) in cursor.fetchall():
+            cursor.execute(f'DROP INDEX "{name}"')
+        plan = _plan(span.values_list(*columns))
+        transaction.set_rollback(True)
+    assert "using change_live_windows" in plan, plan

@@ -20,6 +20,7 @@ from approvals.models import Approval, Decision
 from ..errors import Conflict, GuardFailed, InvalidInput, PermissionRefused
 from ..workflow import NOBODY, SYSTEM, transition_meta
 from .choices import (
+    WINDOW_LIVE,
     ChangeStatus,
     Performer,
     Resolution,
@@ -167,6 +168,14 @@ class Change(ConcurrentTransitions, models.Model):
             models.Index(fields=["organization", "status", "-updated"], name="change_org_status"),
             models.Index(fields=["window_start"], name="change_window_start"),
             models.Index(fields=["window_end"], name="change_window_end"),  # windows of a range
+            # The windows changes hold, with what a conflict names: the conflicts of a
+            # page of changes are read from this index alone (`tickets.scheduling`).
+            models.Index(
+                fields=["window_end"],
+                include=["window_start", "environment", "id", "title"],
+                condition=Q(status__in=WINDOW_LIVE),
+                name="change_live_windows",
+            ),
             # A person's changes still in flight, newest first (the dashboard's panel and
             # its count).
             models.Index(

@@ -50,6 +50,17 @@ class ChangeStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"  # abandoned before it was performed
 
 
+# A change holds its window from proposal until it is performed and tested; a cancelled,
+# rolled back or done change holds nothing (conflicts, `tickets.scheduling`).
+WINDOW_LIVE = [
+    ChangeStatus.DRAFT,
+    ChangeStatus.AWAITING_APPROVAL,
+    ChangeStatus.TO_BE_REVIEWED_BY_BUSINESS,
+    ChangeStatus.TO_BE_RELEASED,
+    ChangeStatus.IN_TESTING,
+]
+
+
 class Performer(models.TextChoices):
     PROVIDER = "provider", "Provider"
     CUSTOMER = "customer", "Customer"

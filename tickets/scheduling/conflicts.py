@@ -12,18 +12,12 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from ..models import Change, ChangeComponent, ChangeStatus, Freeze, Occurrence, overlaps
+from ..models import Change, ChangeComponent, Freeze, Occurrence, overlaps
+from ..models.choices import WINDOW_LIVE
 from ..models.freezes import FreezeQuerySet, freeze_kind
 
-# A change holds its window from proposal until it is performed and tested; a cancelled,
-# rolled back or done change holds nothing.
-LIVE = [
-    ChangeStatus.DRAFT,
-    ChangeStatus.AWAITING_APPROVAL,
-    ChangeStatus.TO_BE_REVIEWED_BY_BUSINESS,
-    ChangeStatus.TO_BE_RELEASED,
-    ChangeStatus.IN_TESTING,
-]
+# The statuses in which a change holds its window (tickets/models/choices.py).
+LIVE = WINDOW_LIVE
 
 
 @dataclass(frozen=True)
@@ -159,19 +153,26 @@ def conflicts_of(
     if components is None:
         components = _component_map(windowed)
     shared_ids = {component_id for c in windowed for component_id in components.get(c.pk, {})}
-    rows = ChangeComponent.objects.filter(
-        component_id__in=shared_ids,
-        change__status__in=LIVE,
-        change__window_start__lt=span_end,
-        change__window_end__gt=span_start,
-        change__environment_id__in={c.environment_id for c in windowed},
-    ).values_list(
-        "component_id",
-        "change__environment_id",
-        "change_id",
-        "change__title",
-        "change__window_start",
-        "change__window_end",
+    # Read from `change_live_windows` and `change_component_unique` alone (no row of
+    # either table, hence no ordering): at a million tickets a page of 50 changes spans
+    # weeks, with thousands of windows in it.
+    rows = (
+        ChangeComponent.objects.filter(
+            component_id__in=shared_ids,
+            change__status__in=LIVE,
+            change__window_start__lt=span_end,
+            change__window_end__gt=span_start,
+            change__environment_id__in={c.environment_id for c in windowed},
+        )
+        .order_by()
+        .values_list(
+            "component_id",
+            "change__environment_id",
+            "change_id",
+            "change__title",
+            "change__window_start",
+            "change__window_end",
+        )
     )
     # (environment, component) → windows sorted by start, for a bisect per change.
     lanes: dict[tuple[int, int], list[_Lane]] = defaultdict(list)
