@@ -169,11 +169,13 @@ class Change(ConcurrentTransitions, models.Model):
             models.Index(fields=["window_start"], name="change_window_start"),
             models.Index(fields=["window_end"], name="change_window_end"),  # windows of a range
             # The windows changes hold, with what a conflict names: the conflicts of a
-            # page of changes are read from this index alone (`tickets.scheduling`).
+            # page of changes are read from this index alone (`tickets.scheduling`). Only
+            # rows with a window, so that no query without one (a status alone) takes it
+            # for a small copy of the table.
             models.Index(
                 fields=["window_end"],
                 include=["window_start", "environment", "id", "title"],
-                condition=Q(status__in=WINDOW_LIVE),
+                condition=Q(status__in=WINDOW_LIVE, window_end__isnull=False),
                 name="change_live_windows",
             ),
             # A person's changes still in flight, newest first (the dashboard's panel and
