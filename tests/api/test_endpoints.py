@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from notifications.models import Delivery, DeliveryState
 from tests.api.support import ok
 from tests.factories import (
     ChangeFactory,
@@ -290,4 +291,13 @@ def test_communications_of_a_change(cast, api) -> None:
     (sent,) = ok(api("alice").get(f"{V1}/changes/{change.key}/communications/"))["results"]
     assert sent["kind"] == "announcement"
     assert sum(sent["deliveries"].values()) == 2
+    assert sent["failures"] == []
     assert api("bob").get(f"{V1}/changes/{change.key}/communications/").status_code == 404
+    # A recipient refused: the page names it, with the reason.
+    refused = Delivery.objects.filter(notification_id=sent["id"]).order_by("id")[:1]
+    Delivery.objects.filter(pk__in=refused).update(
+        state=DeliveryState.FAILED, last_error="550 No such user"
+    )
+    (sent,) = ok(api("agent").get(f"{V1}/changes/{change.key}/communications/"))["results"]
+    assert sent["deliveries"]["failed"] == 1
+    assert [f["error"] for f in sent["failures"]] == ["550 No such user"]

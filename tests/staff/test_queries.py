@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -17,7 +19,7 @@ from tests.factories import (
     propose_window,
 )
 from tests.staff.conftest import client_for
-from tickets.models import ChangeStatus, ChecklistItem, TestScenario, TicketStatus
+from tickets.models import Change, ChangeStatus, ChecklistItem, TestScenario, TicketStatus
 from tickets.services import change_transition, change_update
 
 
@@ -324,6 +326,27 @@ def test_dashboard_panels_are_bounded(cast, monkeypatch) -> None:
     ctx = client_for(cast.ops).get(reverse("staff:dashboard")).context
     assert ctx["to_approve_count"] == DASHBOARD_ROWS + 5  # neither `approved` nor `taken`
     assert ctx["mine_count"] == DASHBOARD_ROWS + 5
+
+
+def test_the_changes_to_approve_are_the_longest_waiting_first(cast) -> None:
+    """The panel shows the DASHBOARD_ROWS changes that have waited longest for this
+    person's approval, oldest first: chosen first, then joined to their names."""
+    from tickets.staff.views.common import DASHBOARD_ROWS
+
+    changes = []
+    for _ in range(DASHBOARD_ROWS + 3):
+        change = ChangeFactory(organization=cast.acme, author=cast.agent)
+        change_transition(change=change.pk, by=cast.agent, name="submit")
+        changes.append(change)
+    # Waiting since: in an order unlike the one they were made in.
+    base = timezone.now() - timedelta(days=30)
+    order = list(reversed(changes[::2])) + changes[1::2]
+    for i, change in enumerate(order):
+        Change.objects.filter(pk=change.pk).update(updated=base + timedelta(hours=i))
+    ctx = client_for(cast.ops).get(reverse("staff:dashboard")).context
+    shown = [row["change"].pk for row in ctx["to_approve"]]
+    assert shown == [c.pk for c in order[:DASHBOARD_ROWS]]
+    assert all(row["change"].author.username == cast.agent.username for row in ctx["to_approve"])
 
 
 def test_board_columns_are_bounded(cast) -> None:

@@ -71,7 +71,9 @@ def _component_map(changes: Sequence[Change]) -> dict[int, dict[int, str]]:
     rest = [c.pk for c in changes if c.pk not in done]
     for change in fetched:
         for cc in change.change_components.all():
-            if not ChangeComponent.component.is_cached(cc):
+            # Rows standing in for the relation (the API's `attach_parts`) name no
+            # component: those changes are read again below.
+            if not isinstance(cc, ChangeComponent) or not ChangeComponent.component.is_cached(cc):
                 rest.append(change.pk)
                 break
             out[change.pk][cc.component_id] = cc.component.name
