@@ -18,6 +18,7 @@ from approvals.models import Approval, ApprovalRole
 from . import workflow
 from .errors import DomainError
 from .models import (
+    SECTIONS,
     Change,
     ChangeComponent,
     ChecklistItem,
@@ -386,23 +387,11 @@ class ChangeAdmin(TransitionActionsMixin, admin.ModelAdmin):
                 )
             },
         ),
-        ("1. Summary", {"fields": ("title", "summary")}),
-        (
-            "3. Impact and communication plan",
-            {
-                "fields": (
-                    "outage_expected",
-                    "outage_duration_minutes",
-                    "impact",
-                    "communication_audience",
-                    "communication_message",
-                    "communication_timing",
-                )
-            },
-        ),
+        ("1. Summary", {"fields": SECTIONS[1][1]}),
+        ("3. Impact and communication plan", {"fields": SECTIONS[3][1]}),
         (
             "5.-7. Changelog and procedures",
-            {"fields": ("changelog", "deployment_procedure", "rollback_procedure")},
+            {"fields": SECTIONS[5][1] + SECTIONS[6][1] + SECTIONS[7][1]},
         ),
         (
             "Deployment window",

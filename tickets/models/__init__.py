@@ -67,7 +67,7 @@ from .roles import (
     WINDOW_AGREER,
     WINDOW_PROPOSER,
 )
-from .sections import EDITABLE, FIELD_SECTION, SECTIONS
+from .sections import EDITABLE, FIELD_SECTION, SECTION_COLUMNS, SECTIONS
 from .support import Ticket, TicketComment
 
 __all__ = [
@@ -84,6 +84,7 @@ __all__ = [
     "RESULT_RECORDER",
     "ROLLBACK_SIDE",
     "SECTIONS",
+    "SECTION_COLUMNS",
     "SECTION_EDITOR",
     "SUBMITTER",
     "TIMEZONE_CHOICES",

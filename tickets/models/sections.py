@@ -35,3 +35,8 @@ SECTIONS: dict[int, tuple[str, tuple[str, ...]]] = {
     9: ("Checklist", ("checklist",)),
 }
 FIELD_SECTION = {f: n for n, (_, fields) in SECTIONS.items() for f in fields}
+# The sections' fields that are columns of the change itself (the others are rows of
+# their own: components, attached tickets, scenarios, checklist items).
+SECTION_COLUMNS = tuple(
+    f for f in FIELD_SECTION if f not in ("components", "tickets", "scenarios", "checklist")
+)

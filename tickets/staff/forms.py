@@ -18,6 +18,7 @@ from django.db.models import QuerySet
 from ..filters import OrganizationFilter, WorkflowFilterSet
 from ..limits import NOTE_MAX, TEXT_MAX
 from ..models import (
+    SECTION_COLUMNS,
     Change,
     ChangeStatus,
     ChecklistItem,
@@ -385,19 +386,7 @@ class ChangeSectionsForm(forms.Form):
     deployment_procedure = TextArea(label="Deployment procedure", rows=7)
     rollback_procedure = TextArea(label="Rollback procedure", rows=6)
 
-    SECTION_FIELDS = (
-        "title",
-        "summary",
-        "outage_expected",
-        "outage_duration_minutes",
-        "impact",
-        "communication_audience",
-        "communication_message",
-        "communication_timing",
-        "changelog",
-        "deployment_procedure",
-        "rollback_procedure",
-    )
+    SECTION_FIELDS = SECTION_COLUMNS
 
     @classmethod
     def initial_for(cls, change: Change) -> dict[str, Any]:
