@@ -25,7 +25,8 @@ from django.utils import timezone
 
 from tests.factories import ChangeFactory, TicketFactory
 from tickets.models import Change, ChangeStatus, Performer, Ticket, TicketStatus
-from tickets.scheduling import LIVE, conflicts_of
+from tickets.models.choices import WINDOW_LIVE
+from tickets.scheduling import conflicts_of
 from tickets.selectors import changes_visible_to
 
 pytestmark = pytest.mark.django_db
@@ -128,7 +129,7 @@ def test_the_windows_held_in_a_span_are_read_from_their_index(cast) -> None:
     [windows] = [q["sql"] for q in queries if joined in q["sql"]]
     assert "ORDER BY" not in windows, windows
     span = Change.objects.filter(
-        status__in=LIVE,
+        status__in=WINDOW_LIVE,
         window_end__gt=start,
         window_start__lt=start + timedelta(hours=8),
         environment_id__in=[changes[0].environment_id],

@@ -10,7 +10,10 @@ Everything is importable from `tickets.models` as before.
 from .attachments import Attachment, AttachmentEvent
 from .changes import WINDOW_EARLIEST, WINDOW_LATEST, Change
 from .choices import (
+    CHANGE_CLOSED,
+    CUSTOMER_RELEASE,
     HOLDABLE,
+    WINDOW_LIVE,
     ChangeStatus,
     ChecklistState,
     Performer,
@@ -72,8 +75,10 @@ from .support import Ticket, TicketComment
 
 __all__ = [
     "APPROVER",
+    "CHANGE_CLOSED",
     "CHECKLIST_FILLER",
     "CUSTOMER",
+    "CUSTOMER_RELEASE",
     "EDITABLE",
     "FIELD_SECTION",
     "HOLDABLE",
@@ -91,6 +96,7 @@ __all__ = [
     "WINDOW_AGREER",
     "WINDOW_EARLIEST",
     "WINDOW_LATEST",
+    "WINDOW_LIVE",
     "WINDOW_PROPOSER",
     "AppendOnly",
     "AppendOnlyQuerySet",

@@ -20,6 +20,8 @@ from approvals.models import Approval, Decision
 from ..errors import Conflict, GuardFailed, InvalidInput, PermissionRefused
 from ..workflow import NOBODY, SYSTEM, transition_meta
 from .choices import (
+    CHANGE_CLOSED,
+    CUSTOMER_RELEASE,
     WINDOW_LIVE,
     ChangeStatus,
     Performer,
@@ -182,7 +184,7 @@ class Change(ConcurrentTransitions, models.Model):
             # its count).
             models.Index(
                 fields=["author", "-updated", "-id"],
-                condition=~Q(status__in=[ChangeStatus.DONE, ChangeStatus.CANCELLED]),
+                condition=~Q(status__in=CHANGE_CLOSED),
                 name="change_author_open",
             ),
             models.Index(fields=["-updated", "-id"], name="change_updated"),
@@ -201,7 +203,7 @@ class Change(ConcurrentTransitions, models.Model):
             # status index and the rows took 3 ms on every dashboard and portal page.
             models.Index(
                 fields=["id"],
-                condition=Q(status=ChangeStatus.TO_BE_RELEASED, performer=Performer.CUSTOMER),
+                condition=Q(**CUSTOMER_RELEASE),
                 name="change_customer_release",
             ),
         ]

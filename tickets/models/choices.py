@@ -61,9 +61,20 @@ WINDOW_LIVE = [
 ]
 
 
+# A change in flight until it is done or cancelled (the dashboard's "in flight", the
+# lists' "open", and the index of a person's changes in flight).
+CHANGE_CLOSED = [ChangeStatus.DONE, ChangeStatus.CANCELLED]
+
+
 class Performer(models.TextChoices):
     PROVIDER = "provider", "Provider"
     CUSTOMER = "customer", "Customer"
+
+
+# A change the customer carries out, approved and waiting for them to release it: its
+# tickets to be released wait on the customer (WORKFLOW.md; `Ticket.waiting_on`), as
+# field lookups on the change.
+CUSTOMER_RELEASE = {"performer": Performer.CUSTOMER, "status": ChangeStatus.TO_BE_RELEASED}
 
 
 class Resolution(models.TextChoices):

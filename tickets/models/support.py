@@ -11,7 +11,13 @@ from django.db.models import Exists, OuterRef, Q
 
 from ..errors import InvalidInput
 from ..workflow import NOBODY, ON_COMMENT, SYSTEM, transition_meta
-from .choices import HOLDABLE, ChangeStatus, Performer, Priority, TicketStatus, TicketType
+from .choices import (
+    CUSTOMER_RELEASE,
+    HOLDABLE,
+    Priority,
+    TicketStatus,
+    TicketType,
+)
 from .fsm import RETURN_VALUE, ConcurrentTransitions, FSMField, transition
 from .people import Organization, User
 from .roles import CUSTOMER, PROVIDER, PROVIDER_OR_CUSTOMER
@@ -130,10 +136,8 @@ class Ticket(ConcurrentTransitions, models.Model):
         # Lists annotate it (`with_customer_release`) rather than read each change.
         in_release = self.__dict__.get("in_customer_release")
         if in_release is None:
-            in_release = (
-                self.change is not None
-                and self.change.performer == Performer.CUSTOMER
-                and self.change.status == ChangeStatus.TO_BE_RELEASED
+            in_release = self.change is not None and all(
+                getattr(self.change, field) == value for field, value in CUSTOMER_RELEASE.items()
             )
         return "customer" if in_release else "provider"
 
@@ -141,11 +145,7 @@ class Ticket(ConcurrentTransitions, models.Model):
     def with_customer_release(cls, qs: models.QuerySet[Ticket]) -> models.QuerySet[Ticket]:
         """`qs` with `in_customer_release` on each row, which `waiting_on` reads instead
         of the ticket's change: one index probe per row, no change row read."""
-        releases = cls._change_model().objects.filter(
-            pk=OuterRef("change_id"),
-            performer=Performer.CUSTOMER,
-            status=ChangeStatus.TO_BE_RELEASED,
-        )
+        releases = cls._change_model().objects.filter(pk=OuterRef("change_id"), **CUSTOMER_RELEASE)
         return qs.annotate(in_customer_release=Exists(releases))
 
     @classmethod
@@ -170,9 +170,7 @@ class Ticket(ConcurrentTransitions, models.Model):
         """The ticket's change is customer-performed and TO_BE_RELEASED. An uncorrelated
         subquery rather than a join: PostgreSQL reads those few changes once and hashes
         them, where a join (or EXISTS per row) reads the change table for every count."""
-        releases = cls._change_model().objects.filter(
-            performer=Performer.CUSTOMER, status=ChangeStatus.TO_BE_RELEASED
-        )
+        releases = cls._change_model().objects.filter(**CUSTOMER_RELEASE)
         return Q(**{f"{prefix}change_id__in": releases.values("pk")})
 
     @classmethod

@@ -7,10 +7,9 @@ of queries however many changes it is given.
 """
 
 from .calendar import CalendarEntry, calendar_entries, parse_range
-from .conflicts import LIVE, ConflictItem, conflicts_of, conflicts_of_one
+from .conflicts import ConflictItem, conflicts_of, conflicts_of_one
 
 __all__ = [
-    "LIVE",
     "CalendarEntry",
     "ConflictItem",
     "calendar_entries",

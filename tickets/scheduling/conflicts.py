@@ -16,9 +16,6 @@ from ..models import Change, ChangeComponent, Freeze, Occurrence, overlaps
 from ..models.choices import WINDOW_LIVE
 from ..models.freezes import FreezeQuerySet, freeze_kind
 
-# The statuses in which a change holds its window (tickets/models/choices.py).
-LIVE = WINDOW_LIVE
-
 
 @dataclass(frozen=True)
 class ConflictItem:
@@ -161,7 +158,7 @@ def conflicts_of(
     rows = (
         ChangeComponent.objects.filter(
             component_id__in=shared_ids,
-            change__status__in=LIVE,
+            change__status__in=WINDOW_LIVE,
             change__window_start__lt=span_end,
             change__window_end__gt=span_start,
             change__environment_id__in={c.environment_id for c in windowed},

@@ -16,9 +16,10 @@ from django.utils import timezone
 from icalendar import Calendar, Event, vRecur
 
 from ..models import Change, ChangeStatus, Freeze
+from ..models.choices import WINDOW_LIVE
 from ..selectors import freezes_visible_to
 from .calendar import windows_visible_to
-from .conflicts import LIVE, ConflictItem, conflicts_of
+from .conflicts import ConflictItem, conflicts_of
 
 PRODID = "-//changeprocess//change calendar//EN"
 
@@ -89,7 +90,7 @@ def calendar_feed(user: Any, *, base_url: str, now: datetime | None = None) -> b
     if len(changes) < most:
         past = windows.filter(window_end__lt=now).order_by("-window_start", "-id")
         changes = list(reversed(past[: most - len(changes)])) + changes
-    conflicts = conflicts_of([c for c in changes if c.status in LIVE])
+    conflicts = conflicts_of([c for c in changes if c.status in WINDOW_LIVE])
     pages = base_url.rstrip("/") + ("/staff/changes/" if user.is_provider else "/portal/changes/")
     cal = Calendar()
     cal.add("prodid", PRODID)

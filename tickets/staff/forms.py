@@ -18,6 +18,7 @@ from django.db.models import QuerySet
 from ..filters import OrganizationFilter, WorkflowFilterSet
 from ..limits import NOTE_MAX, TEXT_MAX
 from ..models import (
+    CHANGE_CLOSED,
     SECTION_COLUMNS,
     Change,
     ChangeStatus,
@@ -192,12 +193,12 @@ class ChangeFilter(WorkflowFilterSet):
 
     def filter_status(self, qs: QuerySet, name: str, value: str) -> QuerySet:
         if value == "open":
-            return qs.exclude(status__in=[ChangeStatus.DONE, ChangeStatus.CANCELLED])
+            return qs.exclude(status__in=CHANGE_CLOSED)
         return qs.filter(status=value)
 
     def filter_waiting(self, qs: QuerySet, name: str, value: str) -> QuerySet:
         if value == "nobody":
-            return qs.filter(status__in=[ChangeStatus.DONE, ChangeStatus.CANCELLED])
+            return qs.filter(status__in=CHANGE_CLOSED)
         return self.filter_waiting_on(qs, name, value)
 
     def filter_mine(self, qs: QuerySet, name: str, value: bool) -> QuerySet:

@@ -18,6 +18,7 @@ from approvals.selectors import approvable_by_q, approval_roles_open_to
 
 from ... import pagination, web
 from ...models import (
+    CHANGE_CLOSED,
     Change,
     ChangeStatus,
     Ticket,
@@ -135,7 +136,7 @@ def dashboard(request: StaffRequest) -> HttpResponse:
     in_flight = (
         changes_visible_to(user)
         .filter(author=user)
-        .exclude(status__in=[ChangeStatus.DONE, ChangeStatus.CANCELLED])
+        .exclude(status__in=CHANGE_CLOSED)
         .select_related("organization", "environment")
         .only(*IN_FLIGHT_FIELDS)
         .order_by("-updated", "-pk")
