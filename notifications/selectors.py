@@ -7,7 +7,6 @@ itself: a user's own notices, and for a customer only those of their organisatio
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -52,7 +51,7 @@ def communications_for_change(
     ).order_by("-created", "-id")
 
 
-def show_failures(communications: Sequence[Notification]) -> Sequence[Notification]:
+def show_failures(communications: list[Notification]) -> list[Notification]:
     """`communications` (read through `communications_for_change`), each with
     `failures_shown`: up to FAILURES_SHOWN of its failed deliveries, with their reason. One
     query for those that have any (`n_failed`), none when nothing failed (most changes:

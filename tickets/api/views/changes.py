@@ -276,7 +276,7 @@ class ChangeViewSet(WorkflowViewSet):
     @action(detail=True, methods=["get"], **NESTED_LIST)
     def communications(self, request: Request, id: str) -> Response:
         page = self.paginate_queryset(communications_for_change(change=self._change()))
-        rows = show_failures(page or [])
+        rows = show_failures(list(page or []))
         return self.get_paginated_response(CommunicationSerializer(rows, many=True).data)
 
 

@@ -291,7 +291,7 @@ def _communications(change: Change) -> list[Any]:
     """Every communication queued or sent for this change, with its delivery counts."""
     from notifications.selectors import communications_for_change, show_failures
 
-    return list(show_failures(list(communications_for_change(change=change))))
+    return show_failures(list(communications_for_change(change=change)))
 
 
 def _change_page(
