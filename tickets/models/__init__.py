@@ -3,7 +3,7 @@ tickets (`support`), change tickets (`changes`) and their parts (`parts`), the h
 (`history`), files (`attachments`), e-mail received (`inbound`); with the enumerations
 (`choices`), the nine sections of a change (`sections`), freezes and calendar feeds
 (`freezes`), who may do what (`roles`), the change workflow's guards (`guards`) and
-django-fsm as the models use it (`fsm`).
+django-fsm's optimistic locking (`fsm`).
 Everything is importable from `tickets.models` as before.
 """
 

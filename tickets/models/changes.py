@@ -13,6 +13,7 @@ from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django_fsm import RETURN_VALUE, FSMField, transition
 
 from approvals import rules as approval_rules
 from approvals.models import Approval, Decision
@@ -30,7 +31,7 @@ from .choices import (
     ScenarioResult,
     StandardCheck,
 )
-from .fsm import RETURN_VALUE, ConcurrentTransitions, FSMField, transition
+from .fsm import ConcurrentTransitions
 from .guards import (
     change_complete,
     checklist_done,

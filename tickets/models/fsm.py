@@ -1,13 +1,10 @@
-"""django-fsm as the change and the support ticket declare their workflows with it: the
-status field, the transition decorator and the optimistic locking."""
+"""django-fsm's optimistic locking, as the change and the support ticket use it."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, FSMFieldMixin, transition
-
-__all__ = ["RETURN_VALUE", "ConcurrentTransitions", "FSMField", "transition"]
+from django_fsm import ConcurrentTransitionMixin, FSMFieldMixin
 
 
 class ConcurrentTransitions(ConcurrentTransitionMixin):

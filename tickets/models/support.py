@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
+from django_fsm import RETURN_VALUE, FSMField, transition
 
 from ..errors import InvalidInput
 from ..workflow import NOBODY, ON_COMMENT, SYSTEM, transition_meta
@@ -18,7 +19,7 @@ from .choices import (
     TicketStatus,
     TicketType,
 )
-from .fsm import RETURN_VALUE, ConcurrentTransitions, FSMField, transition
+from .fsm import ConcurrentTransitions
 from .people import Organization, User
 from .roles import CUSTOMER, PROVIDER, PROVIDER_OR_CUSTOMER
 from .search import SearchableManager, SearchDocument
