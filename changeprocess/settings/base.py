@@ -237,7 +237,7 @@ FRAGMENT_CACHE = {
 }
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "changeprocess.cache.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "changeprocess",
     },

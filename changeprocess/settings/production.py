@@ -58,7 +58,7 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # --- Redis: Celery broker (base.py), cache, login-failure counters, API throttling ------
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "changeprocess.cache.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "changeprocess",
         "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},

@@ -23,7 +23,7 @@ def isolated_cache(settings: Any) -> None:
     settings.CACHES = {
         **django_settings.CACHES,  # the kept fragments too: keyed by content, never stale
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "changeprocess.cache.RedisCache",
             "LOCATION": urlunparse(url._replace(path=f"/{API_TEST_REDIS_DB}")),
             "KEY_PREFIX": f"api-test-{uuid.uuid4().hex}",
             "TIMEOUT": 120,

@@ -173,5 +173,5 @@ def test_password_attempts_are_throttled(cast, settings) -> None:
 def test_the_base_settings_keep_counters_in_redis() -> None:
     from changeprocess.settings import base
 
-    assert base.CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
+    assert base.CACHES["default"]["BACKEND"] == "changeprocess.cache.RedisCache"
     assert base.CACHES["default"]["LOCATION"] == base.REDIS_URL

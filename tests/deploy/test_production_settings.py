@@ -52,6 +52,18 @@ def test_the_database_is_pooled_and_reads_without_server_side_cursors():
     assert result.stdout.strip().splitlines()[-1] == "['max_size', 'min_size', 'timeout'] True"
 
 
+def test_the_cache_is_redis_with_kept_clients():
+    """Sessions, login failures and API throttling: changeprocess/cache.py."""
+    code = (
+        "from django.core.cache import caches; c = caches['default']; "
+        "print(type(c).__module__, c._cache.get_client() is c._cache.get_client())"
+    )
+    result = _load_production_settings(code)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "changeprocess.cache True"
+
+
 @pytest.mark.skipif(
     (ROOT / ".env").exists(), reason="base.py reads .env, which may supply the variable"
 )
