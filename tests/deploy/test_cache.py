@@ -36,12 +36,6 @@ def test_every_operation_goes_through_one_kept_client() -> None:
     assert cache._cache.get_client() is first
 
 
-def test_the_base_settings_use_it() -> None:
-    from changeprocess.settings import base
-
-    assert base.CACHES["default"]["BACKEND"] == "changeprocess.cache.RedisCache"
-
-
 def test_with_a_replica_reads_and_writes_keep_a_client_each() -> None:
     """Django writes to the first server and reads from the others: one kept client per
     server's pool, each on its own server."""

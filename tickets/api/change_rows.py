@@ -5,7 +5,8 @@ rows for a page at once.
 this builds the same JSON without a model instance and a nested serializer per scenario,
 checklist item, approval and user: a page of 50 changes was about 1,700 model instances and
 most of the request's time (docs/benchmarks.md, issue 13). The nested rows are read with
-`values()`, usernames joined in, one query per relation whatever the page size.
+`values()`, usernames by subquery (`username_of`), one query per relation whatever the
+page size.
 `tests/api/test_change_rows.py` holds the two to the same output.
 
 The changes themselves stay model instances: `Change.incomplete_sections` (the rule of a
